@@ -1,0 +1,242 @@
+"""LightningDataModule: real interaction logs -> cold-start episodes of a target domain."""
+
+from __future__ import annotations
+
+import logging
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from lightning import LightningDataModule
+from torch.utils.data import DataLoader
+
+from lightning_metarec.data.domains import MultiGenreRule, assign_genre_domains
+from lightning_metarec.data.encoded import DuplicateRule, EncodedLog, encode
+from lightning_metarec.data.episodes import EpisodeCollator, EpisodeDataset, EpisodeSet
+from lightning_metarec.data.home import load_movielens
+from lightning_metarec.data.leakage import check_leakage
+from lightning_metarec.data.sampling import NegativeSampler
+from lightning_metarec.data.splits import ColdStartSplit, SupportSelection, cold_start_split
+from lightning_metarec.data.table import InteractionData
+
+__all__ = ["MetaRecDataModule", "TaskKind"]
+
+log = logging.getLogger(__name__)
+
+TaskKind = Literal["rating", "ranking"]
+
+
+class MetaRecDataModule(LightningDataModule):
+    """Cold-start meta-learning episodes from a MovieLens log, domains by genre.
+
+    One task is one user in one domain: a support set of ``support_size`` interactions and a
+    query set of the next ``query_size``. Meta-train tasks come from the source domains and from
+    the target domain's meta-train users; validation and test tasks are the target-domain tasks
+    of held-out (cold-start) users.
+
+    Args:
+        dataset: ``ml-100k`` or ``ml-1m`` (RecBole atomic or GroupLens raw files).
+        data_dir: folder holding ``<dataset>/``; default ``$LIGHTNING_METAREC_DATA`` or the user
+            cache. Downloaded from GroupLens (checksum verified) when absent and ``download``.
+        download: allow downloading a missing dataset.
+        target_domain: the genre whose new users are evaluated, e.g. ``Comedy``.
+        multi_genre: domain of multi-genre movies: ``target_first`` (a movie with the target
+            genre is in the target domain, else in its first genre) or ``first``.
+        task_kind: ``rating`` (explicit ratings; MSE/MAE/RMSE and graded NDCG over the query
+            items) or ``ranking`` (implicit feedback; each query item ranked among
+            ``num_negatives`` sampled unrated target-domain items; HR/NDCG).
+        support_size: K, interactions per support set.
+        query_size: Q, interactions per query set.
+        support_selection: ``time`` (earliest K, then the next Q) or ``random`` (seeded).
+        val_fraction: fraction of eligible target-domain users used for model selection.
+        test_fraction: fraction of eligible target-domain users used only for the final test.
+        eval_users_in_source_tasks: keep held-out users' source-domain tasks in meta-training
+            (cross-domain cold start, default) or drop them (pure new-user cold start).
+        num_negatives: sampled negatives per evaluation user (``ranking``), shared by that
+            user's query items; fixed at setup so every model sees the same candidates.
+        train_negatives: sampled negatives per positive in support sets and training queries
+            (``ranking``).
+        duplicates: rule for repeated (user, item) pairs: ``last``, ``first`` (by time) or
+            ``mean``.
+        batch_size: tasks per batch.
+        num_workers: DataLoader workers.
+        seed: seed of the user split, random support selection and negative sampling.
+    """
+
+    def __init__(
+        self,
+        dataset: str = "ml-100k",
+        data_dir: str | Path | None = None,
+        download: bool = True,
+        target_domain: str = "Comedy",
+        multi_genre: MultiGenreRule = "target_first",
+        task_kind: TaskKind = "rating",
+        support_size: int = 10,
+        query_size: int = 10,
+        support_selection: SupportSelection = "time",
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.1,
+        eval_users_in_source_tasks: bool = True,
+        num_negatives: int = 99,
+        train_negatives: int = 4,
+        duplicates: DuplicateRule = "last",
+        batch_size: int = 32,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.episode_sets: dict[str, EpisodeSet] = {}
+
+    # ------------------------------------------------------------------ data preparation
+    def load_table(self) -> InteractionData:
+        """Read the raw table (override to plug in another source)."""
+        return load_movielens(self.hparams.dataset, self.hparams.data_dir, self.hparams.download)
+
+    def prepare_data(self) -> None:
+        """Download the dataset if needed (rank 0 only, as Lightning calls it)."""
+        self.load_table()
+
+    @cached_property
+    def log_(self) -> EncodedLog:
+        """The encoded log (read and encoded once per process)."""
+        table = self.load_table()
+        domains = assign_genre_domains(
+            table.items, self.hparams.target_domain, self.hparams.multi_genre
+        )
+        return encode(table, domains, self.hparams.duplicates)
+
+    @cached_property
+    def split(self) -> ColdStartSplit:
+        """The cold-start split, checked for leakage."""
+        hp = self.hparams
+        split = cold_start_split(
+            self.log_, hp.target_domain, hp.support_size, hp.query_size, hp.val_fraction,
+            hp.test_fraction, hp.support_selection, hp.seed, hp.eval_users_in_source_tasks,
+        )
+        check_leakage(self.log_, split, self.target, time_mode=hp.support_selection == "time")
+        return split
+
+    @property
+    def target(self) -> int:
+        """Code of the target domain."""
+        return self.log_.domains.index(self.hparams.target_domain)
+
+    @cached_property
+    def sampler(self) -> NegativeSampler:
+        """Negative sampler over the full log."""
+        return NegativeSampler(self.log_)
+
+    @cached_property
+    def baseline_stats(self) -> tuple[np.ndarray, np.ndarray]:
+        """Popularity and shrunk mean rating per item, from meta-train users' target history.
+
+        Only meta-train users count, so no val/test interaction reaches a baseline. The mean is
+        shrunk towards the global mean with a prior weight of 5 ratings.
+        """
+        log_ = self.log_
+        rows = (log_.domain == self.target) & np.isin(log_.user, self.split.train_users)
+        counts = np.bincount(log_.item[rows], minlength=log_.num_items).astype(np.float64)
+        sums = np.bincount(log_.item[rows], weights=log_.rating[rows], minlength=log_.num_items)
+        global_mean = float(log_.rating[rows].mean())
+        return counts, (sums + 5.0 * global_mean) / (counts + 5.0)
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        """Sizes the model needs, known only after reading the data (linked by the CLI)."""
+        log_ = self.log_
+        return {
+            "num_users": log_.num_users,
+            "num_items": log_.num_items,
+            "num_genres": len(log_.genres),
+            "user_feature_cardinalities": list(log_.user_feature_cardinalities),
+            "task_kind": self.hparams.task_kind,
+            "rating_mean": float(log_.rating.mean()),
+        }
+
+    def _episode_set(self, stage: str) -> EpisodeSet:
+        """Build (once) the arrays of split ``stage`` (train/val/test)."""
+        if stage in self.episode_sets:
+            return self.episode_sets[stage]
+        hp, tasks = self.hparams, getattr(self.split, stage)
+        support_neg = query_neg = None
+        if hp.task_kind == "ranking" and stage != "train":
+            rng = np.random.default_rng((hp.seed, ("val", "test").index(stage)))
+            k = hp.support_size * hp.train_negatives
+            both = self.sampler.without_replacement(
+                tasks.user, self.target, k + hp.num_negatives, rng
+            )
+            support_neg, query_neg = both[:, :k], both[:, k:]
+        episodes = EpisodeSet.from_tasks(
+            self.log_, tasks, hp.task_kind == "ranking", support_neg, query_neg
+        )
+        self.episode_sets[stage] = episodes
+        return episodes
+
+    def setup(self, stage: str) -> None:
+        """Build the splits the stage needs (fit: train+val; validate; test; predict=test)."""
+        needed = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}
+        for name in needed.get(stage, ("test",)):
+            self._episode_set(name)
+        log.info(self.describe())
+
+    # ------------------------------------------------------------------ loaders
+    def _loader(self, stage: str, shuffle: bool) -> DataLoader[Any]:
+        hp = self.hparams
+        episodes = self._episode_set(stage)
+        popularity, item_mean = self.baseline_stats
+        fresh = hp.task_kind == "ranking" and stage == "train"
+        collate = EpisodeCollator(
+            self.log_, episodes, popularity, item_mean,
+            sampler=self.sampler if fresh else None,
+            train_negatives=hp.train_negatives, seed=hp.seed,
+        )
+        return DataLoader(
+            EpisodeDataset(episodes), batch_size=hp.batch_size, shuffle=shuffle,
+            collate_fn=collate, num_workers=hp.num_workers,
+            persistent_workers=hp.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader[Any]:
+        """Meta-train tasks, shuffled."""
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader[Any]:
+        """Target-domain tasks of validation users."""
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader[Any]:
+        """Target-domain tasks of test users."""
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader[Any]:
+        """Same tasks as :meth:`test_dataloader` (recommendations for the test users)."""
+        return self._loader("test", shuffle=False)
+
+    # ------------------------------------------------------------------ reporting
+    def protocol(self) -> str:
+        """One line stating the evaluation protocol, printed next to every number."""
+        hp = self.hparams
+        candidates = (
+            f"each query item ranked among {hp.num_negatives} sampled unrated "
+            f"{hp.target_domain} items (sampled-{hp.num_negatives})"
+            if hp.task_kind == "ranking"
+            else "query items only, true rating as graded relevance (query-only)"
+        )
+        return (
+            f"{hp.dataset}, target domain {hp.target_domain!r}, {len(self.split.test_users)} "
+            f"cold-start test users; support K={hp.support_size} ({hp.support_selection}), "
+            f"query Q={hp.query_size}; candidates: {candidates}; seed {hp.seed}"
+        )
+
+    def describe(self) -> str:
+        """Counts of users and tasks per split."""
+        s = self.split
+        return (
+            f"{self.hparams.dataset}: {self.log_.num_users} users, {self.log_.num_items} items, "
+            f"{len(self.log_.domains)} domains; tasks train={len(s.train)} val={len(s.val)} "
+            f"test={len(s.test)}; target users train/val/test="
+            f"{len(s.train_users)}/{len(s.val_users)}/{len(s.test_users)} "
+            f"({s.dropped_target_users} dropped for too few interactions)"
+        )

@@ -1,0 +1,78 @@
+"""Negative sampling: items of a domain that the user never rated."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lightning_metarec.data.encoded import EncodedLog
+from lightning_metarec.errors import DataError
+
+__all__ = ["NegativeSampler"]
+
+
+class NegativeSampler:
+    """Samples, per task, items of the task's domain absent from the user's whole history.
+
+    "Never rated" is checked against the full log (every domain, every split), so a sampled
+    negative is never an item the user interacted with, including held-out query items.
+
+    Args:
+        log_: the encoded log.
+    """
+
+    def __init__(self, log_: EncodedLog) -> None:
+        self.num_items = log_.num_items
+        self.rated = np.unique(log_.user * log_.num_items + log_.item)
+        self.pool_order = np.argsort(log_.item_domain, kind="stable")
+        counts = np.bincount(log_.item_domain, minlength=len(log_.domains))
+        self.pool_start = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        self.pool_size = counts
+        self.domains = log_.domains
+        self.user_ids = log_.user_ids
+
+    def is_rated(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Boolean array: did ``users[i]`` rate ``items[i]`` (broadcasting)?"""
+        keys = users * self.num_items + items
+        pos = np.searchsorted(self.rated, keys).clip(max=len(self.rated) - 1)
+        return self.rated[pos] == keys
+
+    def with_replacement(
+        self, users: np.ndarray, domains: np.ndarray, n: int, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Shape (T, n): uniform draws from each task's domain, redrawn while rated.
+
+        Used for training negatives; duplicates within a row are possible.
+        """
+        out = np.empty((len(users), n), dtype=np.int64)
+        todo = np.ones(out.shape, dtype=bool)
+        for _ in range(100):
+            rows, cols = np.nonzero(todo)
+            if rows.size == 0:
+                return out
+            d = domains[rows]
+            pick = self.pool_start[d] + (rng.random(rows.size) * self.pool_size[d]).astype(int)
+            out[rows, cols] = self.pool_order[pick]
+            todo[rows, cols] = self.is_rated(users[rows], out[rows, cols])
+        raise DataError(
+            "could not sample unrated negatives: a user rated (almost) every item of a domain; "
+            "lower train_negatives"
+        )
+
+    def without_replacement(
+        self, users: np.ndarray, domain: int, n: int, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Shape (T, n): distinct unrated items of ``domain`` per user (evaluation candidates)."""
+        start, size = self.pool_start[domain], self.pool_size[domain]
+        pool = self.pool_order[start : start + size]
+        keys = rng.random((len(users), size))
+        rated = self.is_rated(users[:, None], pool[None, :])
+        keys[rated] = np.inf
+        available = (~rated).sum(axis=1)
+        if (available < n).any():
+            t = int(np.argmin(available))
+            raise DataError(
+                f"user {self.user_ids[users[t]]!r} has only {int(available[t])} unrated items in "
+                f"domain {self.domains[domain]!r}, fewer than num_negatives={n}; lower num_negatives"
+            )
+        chosen = np.argpartition(keys, n - 1, axis=1)[:, :n] if n < size else np.argsort(keys, 1)
+        return pool[np.sort(chosen[:, :n], axis=1)]
