@@ -12,8 +12,11 @@ from lightning_metarec.tasks.base import BASELINES
 
 __all__ = ["ResultsTable", "format_results"]
 
-ROW_NAMES = {"": "{algorithm} (adapted)", "noadapt": "{algorithm}, no adaptation",
-             "popularity": "popularity (target domain)"}
+ROW_NAMES = {
+    "": "{algorithm} (adapted)",
+    "noadapt": "{algorithm}, no adaptation",
+    "popularity": "popularity (target domain)",
+}
 
 
 def format_results(
@@ -29,8 +32,12 @@ def format_results(
             row[col] = "-" if value is None else f"{float(value):.4f}"
         rows.append(row)
     header = ["model", *columns]
-    lines = [f"Protocol: {protocol}", "", "| " + " | ".join(header) + " |",
-             "|" + "|".join("---" for _ in header) + "|"]
+    lines = [
+        f"Protocol: {protocol}",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
     lines += ["| " + " | ".join(row[h] for h in header) + " |" for row in rows]
     return "\n".join(lines), rows
 
@@ -46,7 +53,8 @@ class ResultsTable(Callback):
     """
 
     def __init__(
-        self, columns: tuple[str, ...] = ("ndcg@10", "hr@10", "mae", "rmse"),
+        self,
+        columns: tuple[str, ...] = ("ndcg@10", "hr@10", "mae", "rmse"),
         dirpath: str | None = None,
     ) -> None:
         self.columns = list(columns)
@@ -58,7 +66,8 @@ class ResultsTable(Callback):
         """Format, print and save the table."""
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
         datamodule = getattr(trainer, "datamodule", None)
-        protocol = datamodule.protocol() if hasattr(datamodule, "protocol") else "unknown"
+        describe = getattr(datamodule, "protocol", None)
+        protocol = describe() if callable(describe) else "unknown"
         algorithm = type(pl_module).__name__.removesuffix("Task")
         self.table, rows = format_results(metrics, algorithm, protocol, self.columns)
         print("\n" + self.table + "\n", flush=True)

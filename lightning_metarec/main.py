@@ -25,7 +25,9 @@ class MetaRecCLI(LightningCLI):
         """Link ``data.schema`` -> ``model.init_args.schema``; add ``--test_after_fit``."""
         parser.link_arguments("data.schema", "model.init_args.schema", apply_on="instantiate")
         parser.add_argument(
-            "--test_after_fit", type=bool, default=True,
+            "--test_after_fit",
+            type=bool,
+            default=True,
             help="after fit, evaluate the test users with the best checkpoint (by the "
             "validation metric) and print the results table",
         )

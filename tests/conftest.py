@@ -38,7 +38,9 @@ def make_table(
     """A small seeded log: every user rates ``per_user`` distinct items at distinct times."""
     rng = np.random.default_rng(seed)
     users = np.repeat(np.arange(num_users), per_user)
-    items = np.concatenate([rng.choice(num_items, per_user, replace=False) for _ in range(num_users)])
+    items = np.concatenate(
+        [rng.choice(num_items, per_user, replace=False) for _ in range(num_users)]
+    )
     frame = pd.DataFrame(
         {
             "user_id": [f"u{u}" for u in users],
@@ -51,8 +53,9 @@ def make_table(
         [GENRES[i % 4]] + ([GENRES[(i + 1) % 4]] if i % 3 == 0 else []) for i in range(num_items)
     ]
     item_index = pd.Index([f"i{i}" for i in range(num_items)], name="item_id")
-    items_df = pd.DataFrame({"title": [f"Movie {i}" for i in range(num_items)],
-                             "genres": genre_lists}, index=item_index)
+    items_df = pd.DataFrame(
+        {"title": [f"Movie {i}" for i in range(num_items)], "genres": genre_lists}, index=item_index
+    )
     users_df = pd.DataFrame(
         {"gender": rng.choice(["M", "F"], num_users), "age": rng.choice(["18", "25"], num_users)},
         index=pd.Index([f"u{u}" for u in range(num_users)], name="user_id"),

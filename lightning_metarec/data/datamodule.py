@@ -92,7 +92,9 @@ class MetaRecDataModule(LightningDataModule):
     # ------------------------------------------------------------------ data preparation
     def load_table(self) -> InteractionData:
         """Read the raw table (override to plug in another source)."""
-        return load_movielens(self.hparams.dataset, self.hparams.data_dir, self.hparams.download)
+        return load_movielens(
+            self.hparams["dataset"], self.hparams["data_dir"], self.hparams["download"]
+        )
 
     def prepare_data(self) -> None:
         """Download the dataset if needed (rank 0 only, as Lightning calls it)."""
@@ -103,25 +105,32 @@ class MetaRecDataModule(LightningDataModule):
         """The encoded log (read and encoded once per process)."""
         table = self.load_table()
         domains = assign_genre_domains(
-            table.items, self.hparams.target_domain, self.hparams.multi_genre
+            table.items, self.hparams["target_domain"], self.hparams["multi_genre"]
         )
-        return encode(table, domains, self.hparams.duplicates)
+        return encode(table, domains, self.hparams["duplicates"])
 
     @cached_property
     def split(self) -> ColdStartSplit:
         """The cold-start split, checked for leakage."""
         hp = self.hparams
         split = cold_start_split(
-            self.log_, hp.target_domain, hp.support_size, hp.query_size, hp.val_fraction,
-            hp.test_fraction, hp.support_selection, hp.seed, hp.eval_users_in_source_tasks,
+            self.log_,
+            hp["target_domain"],
+            hp["support_size"],
+            hp["query_size"],
+            hp["val_fraction"],
+            hp["test_fraction"],
+            hp["support_selection"],
+            hp["seed"],
+            hp["eval_users_in_source_tasks"],
         )
-        check_leakage(self.log_, split, self.target, time_mode=hp.support_selection == "time")
+        check_leakage(self.log_, split, self.target, time_mode=hp["support_selection"] == "time")
         return split
 
     @property
     def target(self) -> int:
         """Code of the target domain."""
-        return self.log_.domains.index(self.hparams.target_domain)
+        return self.log_.domains.index(self.hparams["target_domain"])
 
     @cached_property
     def sampler(self) -> NegativeSampler:
@@ -151,7 +160,7 @@ class MetaRecDataModule(LightningDataModule):
             "num_items": log_.num_items,
             "num_genres": len(log_.genres),
             "user_feature_cardinalities": list(log_.user_feature_cardinalities),
-            "task_kind": self.hparams.task_kind,
+            "task_kind": self.hparams["task_kind"],
             "rating_mean": float(log_.rating.mean()),
         }
 
@@ -161,15 +170,15 @@ class MetaRecDataModule(LightningDataModule):
             return self.episode_sets[stage]
         hp, tasks = self.hparams, getattr(self.split, stage)
         support_neg = query_neg = None
-        if hp.task_kind == "ranking" and stage != "train":
-            rng = np.random.default_rng((hp.seed, ("val", "test").index(stage)))
-            k = hp.support_size * hp.train_negatives
+        if hp["task_kind"] == "ranking" and stage != "train":
+            rng = np.random.default_rng((hp["seed"], ("val", "test").index(stage)))
+            k = hp["support_size"] * hp["train_negatives"]
             both = self.sampler.without_replacement(
-                tasks.user, self.target, k + hp.num_negatives, rng
+                tasks.user, self.target, k + hp["num_negatives"], rng
             )
             support_neg, query_neg = both[:, :k], both[:, k:]
         episodes = EpisodeSet.from_tasks(
-            self.log_, tasks, hp.task_kind == "ranking", support_neg, query_neg
+            self.log_, tasks, hp["task_kind"] == "ranking", support_neg, query_neg
         )
         self.episode_sets[stage] = episodes
         return episodes
@@ -186,16 +195,23 @@ class MetaRecDataModule(LightningDataModule):
         hp = self.hparams
         episodes = self._episode_set(stage)
         popularity, item_mean = self.baseline_stats
-        fresh = hp.task_kind == "ranking" and stage == "train"
+        fresh = hp["task_kind"] == "ranking" and stage == "train"
         collate = EpisodeCollator(
-            self.log_, episodes, popularity, item_mean,
+            self.log_,
+            episodes,
+            popularity,
+            item_mean,
             sampler=self.sampler if fresh else None,
-            train_negatives=hp.train_negatives, seed=hp.seed,
+            train_negatives=hp["train_negatives"],
+            seed=hp["seed"],
         )
         return DataLoader(
-            EpisodeDataset(episodes), batch_size=hp.batch_size, shuffle=shuffle,
-            collate_fn=collate, num_workers=hp.num_workers,
-            persistent_workers=hp.num_workers > 0,
+            EpisodeDataset(episodes),
+            batch_size=hp["batch_size"],
+            shuffle=shuffle,
+            collate_fn=collate,
+            num_workers=hp["num_workers"],
+            persistent_workers=hp["num_workers"] > 0,
         )
 
     def train_dataloader(self) -> DataLoader[Any]:
@@ -219,22 +235,22 @@ class MetaRecDataModule(LightningDataModule):
         """One line stating the evaluation protocol, printed next to every number."""
         hp = self.hparams
         candidates = (
-            f"each query item ranked among {hp.num_negatives} sampled unrated "
-            f"{hp.target_domain} items (sampled-{hp.num_negatives})"
-            if hp.task_kind == "ranking"
+            f"each query item ranked among {hp['num_negatives']} sampled unrated "
+            f"{hp['target_domain']} items (sampled-{hp['num_negatives']})"
+            if hp["task_kind"] == "ranking"
             else "query items only, true rating as graded relevance (query-only)"
         )
         return (
-            f"{hp.dataset}, target domain {hp.target_domain!r}, {len(self.split.test_users)} "
-            f"cold-start test users; support K={hp.support_size} ({hp.support_selection}), "
-            f"query Q={hp.query_size}; candidates: {candidates}; seed {hp.seed}"
+            f"{hp['dataset']}, target domain {hp['target_domain']!r}, {len(self.split.test_users)} "
+            f"cold-start test users; support K={hp['support_size']} ({hp['support_selection']}), "
+            f"query Q={hp['query_size']}; candidates: {candidates}; seed {hp['seed']}"
         )
 
     def describe(self) -> str:
         """Counts of users and tasks per split."""
         s = self.split
         return (
-            f"{self.hparams.dataset}: {self.log_.num_users} users, {self.log_.num_items} items, "
+            f"{self.hparams['dataset']}: {self.log_.num_users} users, {self.log_.num_items} items, "
             f"{len(self.log_.domains)} domains; tasks train={len(s.train)} val={len(s.val)} "
             f"test={len(s.test)}; target users train/val/test="
             f"{len(s.train_users)}/{len(s.val_users)}/{len(s.test_users)} "

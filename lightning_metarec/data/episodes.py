@@ -204,6 +204,7 @@ class EpisodeCollator:
         return np.concatenate((items, neg), 1), np.concatenate((targets, zeros), 1)
 
     def __call__(self, indices: list[int]) -> EpisodeBatch:
+        """Gather the tasks ``indices`` into one padded batch."""
         idx = np.asarray(indices, dtype=np.int64)
         ep = self.episodes
         users, domains = ep.user[idx], ep.domain[idx]

@@ -55,8 +55,7 @@ def check_leakage(log_: EncodedLog, split: ColdStartSplit, target: int, time_mod
         leaked = np.intersect1d(train_target_users, users)
         if leaked.size:
             raise LeakageError(
-                f"{name} user {log_.user_ids[leaked[0]]!r} appears in a target-domain "
-                "training task"
+                f"{name} user {log_.user_ids[leaked[0]]!r} appears in a target-domain training task"
             )
     if np.intersect1d(split.val_users, split.test_users).size:
         raise LeakageError("a user is both a validation and a test user")

@@ -72,7 +72,8 @@ class NegativeSampler:
             t = int(np.argmin(available))
             raise DataError(
                 f"user {self.user_ids[users[t]]!r} has only {int(available[t])} unrated items in "
-                f"domain {self.domains[domain]!r}, fewer than num_negatives={n}; lower num_negatives"
+                f"domain {self.domains[domain]!r}, fewer than num_negatives={n}; "
+                "lower num_negatives"
             )
         chosen = np.argpartition(keys, n - 1, axis=1)[:, :n] if n < size else np.argsort(keys, 1)
         return pool[np.sort(chosen[:, :n], axis=1)]

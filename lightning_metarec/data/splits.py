@@ -57,9 +57,7 @@ class ColdStartSplit:
 
 def task_runs(log_: EncodedLog) -> tuple[np.ndarray, np.ndarray]:
     """Start row and length of each contiguous (user, domain) run of the sorted log."""
-    change = np.flatnonzero(
-        (np.diff(log_.user) != 0) | (np.diff(log_.domain) != 0)
-    )
+    change = np.flatnonzero((np.diff(log_.user) != 0) | (np.diff(log_.domain) != 0))
     starts = np.concatenate(([0], change + 1))
     lengths = np.diff(np.concatenate((starts, [len(log_.user)])))
     return starts, lengths
@@ -90,7 +88,9 @@ def _select(
     keep = lengths >= support_size + query_size
     log.info(
         "%d (user, domain) tasks kept, %d dropped with fewer than %d interactions",
-        int(keep.sum()), int((~keep).sum()), support_size + query_size,
+        int(keep.sum()),
+        int((~keep).sum()),
+        support_size + query_size,
     )
     starts, lengths = starts[keep], lengths[keep]
     rows = _order_within_tasks(starts, lengths, selection, np.random.default_rng(seed))
@@ -176,7 +176,10 @@ def cold_start_split(
     dropped = len(target_users_all) - len(eligible)
     log.info(
         "target domain %r: %d users eligible, %d dropped (fewer than %d interactions there)",
-        target_domain, len(eligible), dropped, support_size + query_size,
+        target_domain,
+        len(eligible),
+        dropped,
+        support_size + query_size,
     )
     if len(eligible) == 0:
         raise _no_eligible_user_error(log_, target, support_size + query_size)

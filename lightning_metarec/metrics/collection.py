@@ -11,7 +11,9 @@ from lightning_metarec.metrics.retrieval import Gain, HitRateAtK, NDCGAtK
 __all__ = ["build_metrics"]
 
 
-def build_metrics(kind: str, ks: Sequence[int] = (10,), gain: Gain = "exponential") -> MetricCollection:
+def build_metrics(
+    kind: str, ks: Sequence[int] = (10,), gain: Gain = "exponential"
+) -> MetricCollection:
     """Metrics keyed ``ndcg@K``, ``hr@K``, ``mae``, ``rmse``.
 
     ``rating``: MAE and RMSE of the predicted ratings, NDCG@K over each user's query items with
@@ -23,7 +25,7 @@ def build_metrics(kind: str, ks: Sequence[int] = (10,), gain: Gain = "exponentia
         ks: cut-offs.
         gain: NDCG gain for graded relevance.
     """
-    metrics: dict[str, Metric] = {f"ndcg@{k}": NDCGAtK(k, gain=gain) for k in ks}
+    metrics: dict[str, Metric | MetricCollection] = {f"ndcg@{k}": NDCGAtK(k, gain=gain) for k in ks}
     if kind == "rating":
         metrics["mae"] = MeanAbsoluteError()
         metrics["rmse"] = MeanSquaredError(squared=False)

@@ -61,7 +61,10 @@ class NDCGAtK(RetrievalNormalizedDCG):
     """
 
     def __init__(
-        self, top_k: int, gain: Gain = "exponential", empty_target_action: str = "skip",
+        self,
+        top_k: int,
+        gain: Gain = "exponential",
+        empty_target_action: str = "skip",
         **kwargs: Any,
     ) -> None:
         super().__init__(top_k=top_k, empty_target_action=empty_target_action, **kwargs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from lightning import LightningModule
@@ -50,6 +50,9 @@ class MetaRecTask(LightningModule, ABC):
             ``optimizer:`` key overrides it).
     """
 
+    model: nn.Module
+    metrics: nn.ModuleDict
+
     def __init__(
         self,
         schema: dict[str, Any] | None = None,
@@ -79,15 +82,15 @@ class MetaRecTask(LightningModule, ABC):
     # ------------------------------------------------------------------ extension points
     def build_model(self) -> nn.Module:
         """Build the scorer from ``self.hparams`` (override to plug in your own model)."""
-        hp, schema = self.hparams, self.hparams.schema
+        hp, schema = self.hparams, self.hparams["schema"]
         return MeLUScorer(
             num_users=schema["num_users"],
             num_items=schema["num_items"],
             num_genres=schema["num_genres"],
             user_feature_cardinalities=schema["user_feature_cardinalities"],
-            embed_dim=hp.embed_dim,
-            hidden_dims=hp.hidden_dims,
-            use_user_id=hp.use_user_id,
+            embed_dim=hp["embed_dim"],
+            hidden_dims=hp["hidden_dims"],
+            use_user_id=hp["use_user_id"],
             output_bias=schema["rating_mean"] if self.kind == "rating" else 0.0,
         )
 
@@ -137,7 +140,7 @@ class MetaRecTask(LightningModule, ABC):
         for ep in batch.episodes():
             loss, scores = self.meta_learn(ep, train=False)
             losses.append(loss.detach())
-            self._update(self.metrics["val"], ep, scores)
+            self._update(self._metrics("val"), ep, scores)
         self.log("val/loss", torch.stack(losses).mean(), batch_size=len(batch))
 
     def test_step(self, batch: EpisodeBatch, batch_idx: int) -> None:
@@ -145,10 +148,10 @@ class MetaRecTask(LightningModule, ABC):
         self._check_grad_mode()
         for ep in batch.episodes():
             _, scores = self.meta_learn(ep, train=False)
-            self._update(self.metrics["test"], ep, scores)
-            self._update(self.metrics["test_noadapt"], ep, self.score_without_adaptation(ep))
+            self._update(self._metrics("test"), ep, scores)
+            self._update(self._metrics("test_noadapt"), ep, self.score_without_adaptation(ep))
             self._update(
-                self.metrics["test_popularity"], ep, ep.query_popularity, ep.query_item_mean
+                self._metrics("test_popularity"), ep, ep.query_popularity, ep.query_item_mean
             )
 
     def predict_step(self, batch: EpisodeBatch, batch_idx: int) -> dict[str, Tensor]:
@@ -162,6 +165,9 @@ class MetaRecTask(LightningModule, ABC):
         return {"user": torch.cat(users), "item": torch.cat(items), "score": torch.cat(scores)}
 
     # ------------------------------------------------------------------ metrics
+    def _metrics(self, name: str) -> MetricCollection:
+        return cast(MetricCollection, self.metrics[name])
+
     def _update(
         self, metrics: MetricCollection, ep: Episode, scores: Tensor, ratings: Tensor | None = None
     ) -> None:
@@ -193,7 +199,7 @@ class MetaRecTask(LightningModule, ABC):
         return preds.flatten(), labels.flatten(), group[:, None].expand_as(preds).flatten()
 
     def _log_metrics(self, name: str, prefix: str) -> None:
-        collection = self.metrics[name]
+        collection = self._metrics(name)
         values = collection.compute()
         self.log_dict({f"{prefix}/{k}": v for k, v in values.items()}, sync_dist=False)
         retrieval = [m for m in collection.values() if isinstance(m, NDCGAtK)]
@@ -213,4 +219,4 @@ class MetaRecTask(LightningModule, ABC):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         """Adam over all parameters (replaced by the CLI's ``optimizer:`` when given)."""
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+        return torch.optim.Adam(self.parameters(), lr=self.hparams["lr"])

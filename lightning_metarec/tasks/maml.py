@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, cast
 
-from lightning_metarec.tasks._learn2learn import l2l
 import torch
 from torch import Tensor, nn
 
 from lightning_metarec.data.episodes import Episode
 from lightning_metarec.errors import MetaRecError
+from lightning_metarec.tasks._learn2learn import l2l
 from lightning_metarec.tasks.base import MetaRecTask
 
 __all__ = ["MAMLTask"]
@@ -49,21 +50,24 @@ class MAMLTask(MetaRecTask):
             raise MetaRecError(f"adapt must be 'all' or 'head', got {adapt!r}")
         if inner_steps < 0 or (eval_inner_steps is not None and eval_inner_steps < 0):
             raise MetaRecError("inner_steps and eval_inner_steps must be >= 0")
-        adapted: nn.Module = self.model if adapt == "all" else self.model.head
+        adapted = self.model if adapt == "all" else cast(nn.Module, self.model.head)
         self.maml = l2l.algorithms.MAML(
             adapted, lr=inner_lr, first_order=first_order, allow_unused=True
         )
 
     def _scorer(self, learner: nn.Module, inputs: tuple[Tensor, ...]) -> Tensor:
         """Scores of ``inputs`` by ``learner`` (the whole model, or the head on embeddings)."""
-        if self.hparams.adapt == "all":
+        if self.hparams["adapt"] == "all":
             return learner(*inputs)
-        return learner(self.model.embed(*inputs)).squeeze(-1)
+        embed = cast(Callable[..., Tensor], self.model.embed)
+        return learner(embed(*inputs)).squeeze(-1)
 
     def meta_learn(self, episode: Episode, train: bool) -> tuple[Tensor, Tensor]:
         """Adapt a clone on the support set, then score the query set with it."""
         hp = self.hparams
-        steps = hp.inner_steps if train or hp.eval_inner_steps is None else hp.eval_inner_steps
+        steps = (
+            hp["inner_steps"] if train or hp["eval_inner_steps"] is None else hp["eval_inner_steps"]
+        )
         with torch.enable_grad():
             learner = self.maml.clone()
             for _ in range(steps):

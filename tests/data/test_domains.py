@@ -15,7 +15,11 @@ def _items() -> pd.DataFrame:
 def test_target_first_puts_every_target_genre_movie_in_target() -> None:
     domains = assign_genre_domains(_items(), "Comedy")
     assert domains.to_dict() == {
-        "a": "Comedy", "b": "Drama", "c": NO_GENRE, "d": "Comedy", "e": "Action"
+        "a": "Comedy",
+        "b": "Drama",
+        "c": NO_GENRE,
+        "d": "Comedy",
+        "e": "Action",
     }
 
 

@@ -11,14 +11,18 @@ from lightning_metarec.metrics import HitRateAtK, NDCGAtK, build_metrics, empty_
 def _ndcg(preds, target, k, gain="linear", index=None) -> float:
     metric = NDCGAtK(k, gain=gain)
     preds, target = torch.tensor(preds), torch.tensor(target, dtype=torch.float32)
-    metric.update(preds, target, torch.zeros(len(preds), dtype=torch.long) if index is None else index)
+    metric.update(
+        preds, target, torch.zeros(len(preds), dtype=torch.long) if index is None else index
+    )
     return float(metric.compute())
 
 
 def _hr(preds, target, k, index=None) -> float:
     metric = HitRateAtK(k)
     preds, target = torch.tensor(preds), torch.tensor(target)
-    metric.update(preds, target, torch.zeros(len(preds), dtype=torch.long) if index is None else index)
+    metric.update(
+        preds, target, torch.zeros(len(preds), dtype=torch.long) if index is None else index
+    )
     return float(metric.compute())
 
 
@@ -46,7 +50,9 @@ def test_ndcg_matches_sklearn_with_ties_on_random_queries() -> None:
         ref = ndcg_score(rel[None], preds[None], k=k, ignore_ties=False)
         assert _ndcg(preds.tolist(), rel.tolist(), k) == pytest.approx(ref, abs=1e-5)
         ref_exp = ndcg_score((2**rel - 1)[None], preds[None], k=k, ignore_ties=False)
-        assert _ndcg(preds.tolist(), rel.tolist(), k, "exponential") == pytest.approx(ref_exp, abs=1e-5)
+        assert _ndcg(preds.tolist(), rel.tolist(), k, "exponential") == pytest.approx(
+            ref_exp, abs=1e-5
+        )
 
 
 @pytest.mark.parametrize("transform", [lambda x: 3 * x - 7, torch.exp, lambda x: x**3 - 10])
@@ -55,8 +61,9 @@ def test_rank_metrics_invariant_to_increasing_transforms(transform) -> None:
     preds = torch.randn(200, generator=gen)  # includes negative logits
     target = (torch.rand(200, generator=gen) < 0.2).float()
     index = torch.arange(200) // 20
-    base_n, base_h = _ndcg(preds.tolist(), target.tolist(), 5, index=index), _hr(
-        preds.tolist(), target.tolist(), 5, index=index
+    base_n, base_h = (
+        _ndcg(preds.tolist(), target.tolist(), 5, index=index),
+        _hr(preds.tolist(), target.tolist(), 5, index=index),
     )
     t = transform(preds)
     assert _ndcg(t.tolist(), target.tolist(), 5, index=index) == pytest.approx(base_n, abs=1e-6)

@@ -22,8 +22,12 @@ def _episode(dm: SyntheticDataModule, stage: str = "val"):
 def _trainer(**kwargs) -> Trainer:
     kwargs.setdefault("inference_mode", False)
     return Trainer(
-        accelerator="cpu", logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, **kwargs,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        **kwargs,
     )
 
 
@@ -59,7 +63,7 @@ def test_second_order_gradients_reach_outer_params_and_differ_from_first_order(
 def test_head_adaptation_wraps_only_the_decision_head(synthetic_dm) -> None:
     task = _task(synthetic_dm, adapt="head")
     assert task.maml.module is task.model.head
-    loss, scores = task.meta_learn(_episode(synthetic_dm, "train"), train=True)
+    loss, _ = task.meta_learn(_episode(synthetic_dm, "train"), train=True)
     loss.backward()
     assert task.model.item_embedding.weight.grad is not None  # meta-learned, not adapted
 
