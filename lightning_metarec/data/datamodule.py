@@ -19,12 +19,14 @@ from lightning_metarec.data.leakage import check_leakage
 from lightning_metarec.data.sampling import NegativeSampler
 from lightning_metarec.data.splits import ColdStartSplit, SupportSelection, cold_start_split
 from lightning_metarec.data.table import InteractionData
+from lightning_metarec.errors import DataError
 
 __all__ = ["MetaRecDataModule", "TaskKind"]
 
 log = logging.getLogger(__name__)
 
 TaskKind = Literal["rating", "ranking"]
+Candidates = Literal["auto", "query_only", "sampled", "full"]
 
 
 class MetaRecDataModule(LightningDataModule):
@@ -53,8 +55,18 @@ class MetaRecDataModule(LightningDataModule):
         test_fraction: fraction of eligible target-domain users used only for the final test.
         eval_users_in_source_tasks: keep held-out users' source-domain tasks in meta-training
             (cross-domain cold start, default) or drop them (pure new-user cold start).
-        num_negatives: sampled negatives per evaluation user (``ranking``), shared by that
-            user's query items; fixed at setup so every model sees the same candidates.
+        min_target_interactions: evaluate only held-out users with at least this many
+            target-domain interactions (default K + Q). Set it to the largest K + Q of a
+            support-size sweep so every K is evaluated on the same users.
+        candidates: evaluation protocol (which items are ranked for a held-out user):
+            ``query_only`` (the user's query items, graded by rating; comparable with MeLU/TaNP
+            papers; HR saturates), ``sampled`` (each query item among the same
+            ``num_negatives`` sampled unrated target-domain items), ``full`` (the query items
+            among every target-domain item the user never rated, support negatives excluded).
+            ``auto``: ``query_only`` for ``rating``, ``sampled`` for ``ranking``. Candidates
+            are fixed at setup (seeded), so every model sees the same ones.
+        num_negatives: sampled negatives per evaluation user (``sampled``), shared by that
+            user's query items.
         train_negatives: sampled negatives per positive in support sets and training queries
             (``ranking``).
         duplicates: rule for repeated (user, item) pairs: ``last``, ``first`` (by time) or
@@ -78,6 +90,8 @@ class MetaRecDataModule(LightningDataModule):
         val_fraction: float = 0.1,
         test_fraction: float = 0.1,
         eval_users_in_source_tasks: bool = True,
+        min_target_interactions: int | None = None,
+        candidates: Candidates = "auto",
         num_negatives: int = 99,
         train_negatives: int = 4,
         duplicates: DuplicateRule = "last",
@@ -164,22 +178,44 @@ class MetaRecDataModule(LightningDataModule):
             "rating_mean": float(log_.rating.mean()),
         }
 
+    @property
+    def candidates(self) -> str:
+        """The evaluation protocol in force (``auto`` resolved)."""
+        chosen = str(self.hparams["candidates"])
+        if chosen == "auto":
+            return "sampled" if self.hparams["task_kind"] == "ranking" else "query_only"
+        if chosen not in ("query_only", "sampled", "full"):
+            raise DataError(f"unknown candidates {chosen!r}; use auto, query_only, sampled or full")
+        return chosen
+
+    def _eval_negatives(
+        self, stage: str, users: np.ndarray
+    ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """Fixed (support negatives, query negatives, query-negatives mask) of an eval split."""
+        hp = self.hparams
+        rng = np.random.default_rng((hp["seed"], ("val", "test", "predict").index(stage)))
+        k = hp["support_size"] * hp["train_negatives"] if hp["task_kind"] == "ranking" else 0
+        n = hp["num_negatives"] if self.candidates == "sampled" else 0
+        both = self.sampler.without_replacement(users, self.target, k + n, rng)
+        support_neg = both[:, :k] if k else None
+        if self.candidates == "full":
+            items, mask = self.sampler.all_unrated(users, self.target, support_neg)
+            return support_neg, items, mask
+        return support_neg, (both[:, k:] if n else None), None
+
     def _episode_set(self, stage: str) -> EpisodeSet:
         """Build (once) the arrays of split ``stage`` (train/val/test)."""
         if stage in self.episode_sets:
             return self.episode_sets[stage]
-        hp, tasks = self.hparams, getattr(self.split, stage)
-        support_neg = query_neg = None
-        if hp["task_kind"] == "ranking" and stage != "train":
-            rng = np.random.default_rng((hp["seed"], ("val", "test").index(stage)))
-            k = hp["support_size"] * hp["train_negatives"]
-            both = self.sampler.without_replacement(
-                tasks.user, self.target, k + hp["num_negatives"], rng
+        tasks = getattr(self.split, stage)
+        implicit = self.hparams["task_kind"] == "ranking"
+        if stage == "train":
+            episodes = EpisodeSet.from_tasks(self.log_, tasks, implicit)
+        else:
+            negatives = self._eval_negatives(stage, tasks.user)
+            episodes = EpisodeSet.from_tasks(
+                self.log_, tasks, implicit, *negatives, protocol=self.candidates
             )
-            support_neg, query_neg = both[:, :k], both[:, k:]
-        episodes = EpisodeSet.from_tasks(
-            self.log_, tasks, hp["task_kind"] == "ranking", support_neg, query_neg
-        )
         self.episode_sets[stage] = episodes
         return episodes
 
@@ -234,14 +270,15 @@ class MetaRecDataModule(LightningDataModule):
     def protocol(self) -> str:
         """One line stating the evaluation protocol, printed next to every number."""
         hp = self.hparams
-        candidates = (
-            f"each query item ranked among {hp['num_negatives']} sampled unrated "
-            f"{hp['target_domain']} items (sampled-{hp['num_negatives']})"
-            if hp["task_kind"] == "ranking"
-            else "query items only, true rating as graded relevance (query-only)"
-        )
+        target = hp["target_domain"]
+        candidates = {
+            "query_only": "the user's query items only, graded by rating (query-only)",
+            "sampled": f"each query item among the same {hp['num_negatives']} sampled unrated "
+            f"{target} items (sampled-{hp['num_negatives']})",
+            "full": f"the query items among all {target} items the user never rated (full)",
+        }[self.candidates]
         return (
-            f"{hp['dataset']}, target domain {hp['target_domain']!r}, {len(self.split.test_users)} "
+            f"{hp['dataset']}, target domain {target!r}, {len(self.split.test_users)} "
             f"cold-start test users; support K={hp['support_size']} ({hp['support_selection']}), "
             f"query Q={hp['query_size']}; candidates: {candidates}; seed {hp['seed']}"
         )

@@ -19,9 +19,14 @@ __all__ = ["Episode", "EpisodeBatch", "EpisodeCollator", "EpisodeDataset", "Epis
 
 @dataclass
 class Episode:
-    """One task's tensors (unpadded). Inputs are ``(item, genres, user, user_features)``."""
+    """One task's tensors (unpadded). Inputs are ``(item, genres, user, user_features)``.
+
+    ``query_target`` is 0 for sampled negatives (never a rating: ratings are > 0) and the
+    rating (``rating`` kind) or 1 (``ranking`` kind) for the user's real query interactions.
+    """
 
     task_index: int
+    protocol: str
     user: Tensor
     user_features: Tensor
     support_item: Tensor
@@ -69,6 +74,7 @@ class EpisodeBatch:
     query_mask: Tensor
     query_popularity: Tensor
     query_item_mean: Tensor
+    protocol: str = "query_only"
 
     def __len__(self) -> int:
         return int(self.task_index.shape[0])
@@ -78,6 +84,7 @@ class EpisodeBatch:
         s, q = self.support_mask[i], self.query_mask[i]
         return Episode(
             task_index=int(self.task_index[i]),
+            protocol=self.protocol,
             user=self.user[i],
             user_features=self.user_features[i],
             support_item=self.support_item[i][s],
@@ -96,15 +103,17 @@ class EpisodeBatch:
 
     def to_dict(self) -> dict[str, Tensor]:
         """Field name -> tensor."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "protocol"}
 
 
 @dataclass
 class EpisodeSet:
     """Precomputed item/target arrays of one split's tasks.
 
-    ``support_item``/``query_item`` are (T, S)/(T, Q) arrays; fixed sampled negatives (used in
-    evaluation, so every algorithm sees the same candidates) are already appended with target 0.
+    ``support_item``/``query_item`` are (T, S)/(T, Q) arrays; evaluation candidates (sampled
+    or full-catalog negatives, fixed so every algorithm sees the same ones) are already
+    appended with target 0. ``query_mask`` marks real positions when tasks have different
+    numbers of candidates (``full`` protocol); padding holds item 0.
     """
 
     user: np.ndarray
@@ -113,6 +122,8 @@ class EpisodeSet:
     support_target: np.ndarray
     query_item: np.ndarray
     query_target: np.ndarray
+    query_mask: np.ndarray | None = None
+    protocol: str = "query_only"
 
     @classmethod
     def from_tasks(
@@ -122,18 +133,26 @@ class EpisodeSet:
         implicit: bool,
         support_negatives: np.ndarray | None = None,
         query_negatives: np.ndarray | None = None,
+        negatives_mask: np.ndarray | None = None,
+        protocol: str = "query_only",
     ) -> EpisodeSet:
-        """Gather the task rows of ``log_`` (ratings, or 1s when ``implicit``) plus negatives."""
+        """Gather the task rows of ``log_`` (ratings, or 1s when ``implicit``) plus negatives.
+
+        ``negatives_mask`` marks the real entries of a padded ``query_negatives``.
+        """
         s_item, q_item = log_.item[tasks.support], log_.item[tasks.query]
         s_tgt = np.ones(s_item.shape, np.float32) if implicit else log_.rating[tasks.support]
         q_tgt = np.ones(q_item.shape, np.float32) if implicit else log_.rating[tasks.query]
         if support_negatives is not None:
             s_item = np.concatenate((s_item, support_negatives), axis=1)
             s_tgt = np.concatenate((s_tgt, np.zeros(support_negatives.shape, np.float32)), 1)
+        q_mask = None
         if query_negatives is not None:
             q_item = np.concatenate((q_item, query_negatives), axis=1)
             q_tgt = np.concatenate((q_tgt, np.zeros(query_negatives.shape, np.float32)), 1)
-        return cls(tasks.user, tasks.domain, s_item, s_tgt, q_item, q_tgt)
+            if negatives_mask is not None:
+                q_mask = np.concatenate((np.ones(tasks.query.shape, bool), negatives_mask), 1)
+        return cls(tasks.user, tasks.domain, s_item, s_tgt, q_item, q_tgt, q_mask, protocol)
 
     def __len__(self) -> int:
         return len(self.user)
@@ -227,7 +246,16 @@ class EpisodeCollator:
             query_item=q_item_t,
             query_genres=self.item_genres[q_item_t],
             query_target=torch.from_numpy(np.ascontiguousarray(q_tgt)),
-            query_mask=torch.ones(q_item_t.shape, dtype=torch.bool),
+            query_mask=self._query_mask(idx, q_item_t.shape),
             query_popularity=self.popularity[q_item_t],
             query_item_mean=self.item_mean[q_item_t],
+            protocol=ep.protocol,
         )
+
+    def _query_mask(self, idx: np.ndarray, shape: torch.Size) -> Tensor:
+        """Real (non-padding) query positions; trailing training negatives are always real."""
+        mask = torch.ones(shape, dtype=torch.bool)
+        if self.episodes.query_mask is not None:
+            given = torch.from_numpy(self.episodes.query_mask[idx])
+            mask[:, : given.shape[1]] = given
+        return mask

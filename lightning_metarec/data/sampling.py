@@ -77,3 +77,28 @@ class NegativeSampler:
             )
         chosen = np.argpartition(keys, n - 1, axis=1)[:, :n] if n < size else np.argsort(keys, 1)
         return pool[np.sort(chosen[:, :n], axis=1)]
+
+    def all_unrated(
+        self, users: np.ndarray, domain: int, exclude: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every item of ``domain`` each user never rated (``full`` protocol candidates).
+
+        Args:
+            users: user codes, shape (T,).
+            domain: domain code.
+            exclude: extra items to leave out per user, shape (T, E) (e.g. support negatives).
+
+        Returns:
+            ``(items, mask)`` of shape (T, W): row ``t`` holds its candidates first, then padding
+            (item 0, mask false); W is the largest candidate count.
+        """
+        start, size = self.pool_start[domain], self.pool_size[domain]
+        pool = self.pool_order[start : start + size]
+        drop = self.is_rated(users[:, None], pool[None, :])
+        if exclude is not None and exclude.size:
+            drop |= (pool[None, :, None] == exclude[:, None, :]).any(-1)
+        order = np.argsort(drop, axis=1, kind="stable")
+        mask = ~np.take_along_axis(drop, order, axis=1)
+        width = int(mask.sum(1).max()) if len(users) else 0
+        items = np.where(mask, pool[order], 0)[:, :width]
+        return items, mask[:, :width]

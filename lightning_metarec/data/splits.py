@@ -121,13 +121,8 @@ def _partition_users(
             "and sum to less than 1"
         )
     shuffled = np.random.default_rng(seed).permutation(users)
-    n_test = max(1, round(test_fraction * len(users)))
-    n_val = max(1, round(val_fraction * len(users)))
-    if n_test + n_val >= len(users):
-        raise DataError(
-            f"only {len(users)} eligible target-domain users: too few to split into "
-            "meta-train/val/test; lower support_size/query_size or use more data"
-        )
+    n_test = round(test_fraction * len(users))
+    n_val = round(val_fraction * len(users))
     test, val, train = np.split(shuffled, [n_test, n_test + n_val])
     return np.sort(train), np.sort(val), np.sort(test)
 
@@ -142,6 +137,7 @@ def cold_start_split(
     selection: SupportSelection = "time",
     seed: int = 0,
     eval_users_in_source_tasks: bool = True,
+    min_target_interactions: int | None = None,
 ) -> ColdStartSplit:
     """Split target-domain users into meta-train/val/test and build their tasks.
 
@@ -150,47 +146,61 @@ def cold_start_split(
     tasks plus the target-domain tasks of meta-train users. Meta-val/test tasks are the
     target-domain tasks of the held-out users, who never appear in a target-domain training task.
 
+    The user partition is drawn over *all* users of the target domain before any eligibility
+    filter, so a user's split depends only on the seed: changing ``support_size`` (e.g. in a
+    support-size sweep of one checkpoint) never moves a training user into the test set.
+
     Args:
         log_: the encoded log.
         target_domain: name of the target domain.
         support_size: K, interactions in each support set.
         query_size: Q, interactions in each query set.
-        val_fraction: fraction of eligible target users held out for validation.
-        test_fraction: fraction of eligible target users held out for testing.
+        val_fraction: fraction of target-domain users held out for validation.
+        test_fraction: fraction of target-domain users held out for testing.
         selection: ``"time"`` (support = earliest K, query = next Q) or ``"random"``.
         seed: seed of the user partition and of random selection.
         eval_users_in_source_tasks: if true (default, the cross-domain setting), val/test users'
             source-domain tasks are meta-training tasks; if false they are dropped too (pure
             user cold start).
+        min_target_interactions: evaluate only held-out users with at least this many
+            target-domain interactions (default ``support_size + query_size``); a sweep over
+            support sizes sets it to the largest K + Q so every K sees the same users.
 
     Returns:
         The split.
     """
     if support_size < 1 or query_size < 1:
         raise DataError(f"support_size={support_size} and query_size={query_size} must be >= 1")
+    needed = max(support_size + query_size, min_target_interactions or 0)
     target = log_.domains.index(target_domain)
     tasks = _select(log_, support_size, query_size, selection, seed)
     in_target = tasks.domain == target
-    target_users_all = np.unique(log_.user[log_.domain == target])
-    eligible = tasks.user[in_target]
-    dropped = len(target_users_all) - len(eligible)
+    counts = np.bincount(log_.user[log_.domain == target], minlength=log_.num_users)
+    partition = _partition_users(np.flatnonzero(counts), val_fraction, test_fraction, seed)
+    eligible = np.flatnonzero(counts >= needed)
+    val_u, test_u = (np.intersect1d(part, eligible) for part in partition[1:])
+    dropped = int((counts > 0).sum()) - len(eligible)
     log.info(
         "target domain %r: %d users eligible, %d dropped (fewer than %d interactions there)",
         target_domain,
         len(eligible),
         dropped,
-        support_size + query_size,
+        needed,
     )
     if len(eligible) == 0:
-        raise _no_eligible_user_error(log_, target, support_size + query_size)
-    train_u, val_u, test_u = _partition_users(eligible, val_fraction, test_fraction, seed)
-    held_out = np.isin(tasks.user, np.concatenate((val_u, test_u)))
+        raise _no_eligible_user_error(log_, target, needed)
+    if len(val_u) == 0 or len(test_u) == 0:
+        raise DataError(
+            f"only {len(eligible)} eligible target-domain users: none left for validation or "
+            "test; lower support_size/query_size or raise val_fraction/test_fraction"
+        )
+    held_out = np.isin(tasks.user, np.concatenate((partition[1], partition[2])))
     train_mask = ~in_target | ~held_out if eval_users_in_source_tasks else ~held_out
     return ColdStartSplit(
         train=tasks.subset(train_mask),
         val=tasks.subset(in_target & np.isin(tasks.user, val_u)),
         test=tasks.subset(in_target & np.isin(tasks.user, test_u)),
-        train_users=train_u,
+        train_users=partition[0],
         val_users=val_u,
         test_users=test_u,
         dropped_target_users=dropped,

@@ -108,9 +108,14 @@ class MetaRecTask(LightningModule, ABC):
         """
 
     def loss(self, scores: Tensor, targets: Tensor) -> Tensor:
-        """MSE on ratings (``rating``) or binary cross-entropy on logits (``ranking``)."""
+        """MSE on ratings (``rating``) or binary cross-entropy on logits (``ranking``).
+
+        In the ``rating`` kind, target 0 marks an evaluation candidate that is not a rating
+        (sampled/full negatives); those rows are left out of the MSE.
+        """
         if self.kind == "rating":
-            return F.mse_loss(scores, targets)
+            rated = targets > 0
+            return F.mse_loss(scores[rated], targets[rated])
         return F.binary_cross_entropy_with_logits(scores, targets)
 
     def score_without_adaptation(self, episode: Episode) -> Tensor:
@@ -174,22 +179,29 @@ class MetaRecTask(LightningModule, ABC):
         """Feed one task to ``metrics``; ``ratings`` overrides the regression predictions."""
         scores = scores.detach().float()
         ranked = self._ranking_groups(ep, scores)
+        real = ep.query_target > 0
         for metric in metrics.values():
             if isinstance(metric, NDCGAtK | HitRateAtK):
                 metric.update(*ranked)
             else:
                 preds = scores if ratings is None else ratings.float()
-                metric.update(preds, ep.query_target)
+                metric.update(preds[real], ep.query_target[real])
 
     def _ranking_groups(self, ep: Episode, scores: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """``(preds, target, indexes)`` for the retrieval metrics.
+        """``(preds, target, indexes)`` for the retrieval metrics, by candidate protocol.
 
-        ``rating``: one group per task (its query items, graded by rating). ``ranking``: one
-        group per query positive, holding it and the task's sampled negatives.
+        ``query_only``: one group per task, its query items graded by their target (rating, or
+        1 in the ``ranking`` kind). ``sampled``: one group per query item, holding it and the
+        task's shared sampled negatives (binary relevance). ``full``: one group per task, all
+        its candidates, query items relevant (binary).
         """
         target = ep.query_target
-        if self.kind == "rating":
-            return scores, target, torch.full_like(target, ep.task_index, dtype=torch.long)
+        task = torch.full_like(target, ep.task_index, dtype=torch.long)
+        if ep.protocol == "query_only":
+            return scores, target, task
+        relevant = (target > 0).float()
+        if ep.protocol == "full":
+            return scores, relevant, task
         pos, neg = target > 0, target == 0
         n_pos, n_neg = int(pos.sum()), int(neg.sum())
         preds = torch.cat((scores[pos][:, None], scores[neg].expand(n_pos, n_neg)), dim=1)

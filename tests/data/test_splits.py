@@ -61,11 +61,9 @@ def test_users_with_too_few_interactions_are_dropped_and_logged(caplog) -> None:
     log_ = _log(per_user=12)
     with caplog.at_level(logging.INFO, logger="lightning_metarec"):
         split = cold_start_split(log_, "Comedy", 2, 2, seed=0)
-    eligible = len(split.train_users) + len(split.val_users) + len(split.test_users)
-    assert split.dropped_target_users > 0
-    assert eligible + split.dropped_target_users == len(
-        np.unique(log_.user[log_.domain == log_.domains.index("Comedy")])
-    )
+    counts = np.bincount(log_.user[log_.domain == log_.domains.index("Comedy")])
+    assert split.dropped_target_users == ((counts > 0) & (counts < 4)).sum() > 0
+    assert (counts[split.test_users] >= 4).all() and (counts[split.val_users] >= 4).all()
     assert f"{split.dropped_target_users} dropped" in caplog.text
 
 
@@ -101,3 +99,13 @@ def test_leakage_check_fails_loudly() -> None:
     split.train.user[np.flatnonzero(split.train.domain == target)[0]] = split.test_users[0]
     with pytest.raises(LeakageError, match="appears in a target-domain training task"):
         check_leakage(log_, split, target, time_mode=False)
+
+
+def test_user_partition_is_stable_across_support_sizes() -> None:
+    log_ = _log()
+    small = cold_start_split(log_, "Comedy", 2, 2, 0.2, 0.2, seed=5)
+    large = cold_start_split(log_, "Comedy", 5, 3, 0.2, 0.2, seed=5)
+    assert set(large.test_users) <= set(small.test_users)
+    assert not set(large.test_users) & set(small.train_users)
+    swept = cold_start_split(log_, "Comedy", 2, 2, 0.2, 0.2, seed=5, min_target_interactions=8)
+    assert set(swept.test_users) == set(large.test_users)
