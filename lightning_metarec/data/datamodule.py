@@ -17,6 +17,7 @@ from lightning_metarec.data.episodes import EpisodeCollator, EpisodeDataset, Epi
 from lightning_metarec.data.home import load_movielens
 from lightning_metarec.data.leakage import check_leakage
 from lightning_metarec.data.sampling import NegativeSampler
+from lightning_metarec.data.sharding import ShardedTaskSampler
 from lightning_metarec.data.splits import ColdStartSplit, SupportSelection, cold_start_split
 from lightning_metarec.data.table import InteractionData
 from lightning_metarec.errors import DataError
@@ -227,9 +228,26 @@ class MetaRecDataModule(LightningDataModule):
         log.info(self.describe())
 
     # ------------------------------------------------------------------ loaders
+    def _rank_and_world(self) -> tuple[int, int]:
+        """(global rank, world size) of the attached trainer, or (0, 1)."""
+        trainer = self.trainer
+        if trainer is None or trainer.world_size == 1:
+            return 0, 1
+        if trainer._accelerator_connector.use_distributed_sampler:
+            raise DataError(
+                "set trainer.use_distributed_sampler: false (the CLI default): this DataModule "
+                "shards tasks across processes itself, while Lightning's DistributedSampler "
+                "would repeat evaluation users to pad uneven splits"
+            )
+        return trainer.global_rank, trainer.world_size
+
     def _loader(self, stage: str, shuffle: bool) -> DataLoader[Any]:
         hp = self.hparams
         episodes = self._episode_set(stage)
+        rank, world = self._rank_and_world()
+        sampler = ShardedTaskSampler(
+            len(episodes), rank, world, shuffle=shuffle, seed=hp["seed"], drop_uneven=shuffle
+        )
         popularity, item_mean = self.baseline_stats
         fresh = hp["task_kind"] == "ranking" and stage == "train"
         collate = EpisodeCollator(
@@ -244,7 +262,7 @@ class MetaRecDataModule(LightningDataModule):
         return DataLoader(
             EpisodeDataset(episodes),
             batch_size=hp["batch_size"],
-            shuffle=shuffle,
+            sampler=sampler,
             collate_fn=collate,
             num_workers=hp["num_workers"],
             persistent_workers=hp["num_workers"] > 0,

@@ -10,7 +10,7 @@ import torch
 from lightning import LightningModule
 from torch import Tensor, nn
 from torch.nn import functional as F  # noqa: N812
-from torchmetrics import MetricCollection
+from torchmetrics import CatMetric, MetricCollection
 
 from lightning_metarec.data.episodes import Episode, EpisodeBatch
 from lightning_metarec.errors import MetaRecError
@@ -52,6 +52,7 @@ class MetaRecTask(LightningModule, ABC):
 
     model: nn.Module
     metrics: nn.ModuleDict
+    evaluated: nn.ModuleDict
 
     def __init__(
         self,
@@ -78,6 +79,8 @@ class MetaRecTask(LightningModule, ABC):
                 for name in ("val", "test", *(f"test_{b}" for b in BASELINES))
             }
         )
+        # task indices scored per split, gathered across processes: guards against duplicates
+        self.evaluated = nn.ModuleDict({"val": CatMetric(), "test": CatMetric()})
 
     # ------------------------------------------------------------------ extension points
     def build_model(self) -> nn.Module:
@@ -141,6 +144,7 @@ class MetaRecTask(LightningModule, ABC):
     def validation_step(self, batch: EpisodeBatch, batch_idx: int) -> None:
         """Adapt on each validation user's support set and score the query candidates."""
         self._check_grad_mode()
+        cast(CatMetric, self.evaluated["val"]).update(batch.task_index.float())
         losses = []
         for ep in batch.episodes():
             loss, scores = self.meta_learn(ep, train=False)
@@ -151,6 +155,7 @@ class MetaRecTask(LightningModule, ABC):
     def test_step(self, batch: EpisodeBatch, batch_idx: int) -> None:
         """Score each test user by the algorithm and by the baselines on the same candidates."""
         self._check_grad_mode()
+        cast(CatMetric, self.evaluated["test"]).update(batch.task_index.float())
         for ep in batch.episodes():
             _, scores = self.meta_learn(ep, train=False)
             self._update(self._metrics("test"), ep, scores)
@@ -219,12 +224,29 @@ class MetaRecTask(LightningModule, ABC):
             self.log(f"{prefix}/skipped_queries", float(empty_queries(retrieval[0])))
         collection.reset()
 
+    def _log_evaluated(self, split: str) -> None:
+        """Log ``<split>/users`` and refuse an evaluation that scored a task twice."""
+        metric = cast(CatMetric, self.evaluated[split])
+        if not metric.update_called:
+            return
+        seen = metric.compute().long()
+        metric.reset()
+        if seen.unique().numel() != seen.numel():
+            raise MetaRecError(
+                f"{split} evaluation scored some users more than once (a padding sampler?); "
+                "metrics would be biased. Use the DataModule's own loaders with "
+                "trainer.use_distributed_sampler: false"
+            )
+        self.log(f"{split}/users", float(seen.numel()))
+
     def on_validation_epoch_end(self) -> None:
-        """Log ``val/<metric>``."""
+        """Log ``val/<metric>`` and ``val/users``."""
+        self._log_evaluated("val")
         self._log_metrics("val", "val")
 
     def on_test_epoch_end(self) -> None:
-        """Log ``test/<metric>`` and ``test/<baseline>/<metric>``."""
+        """Log ``test/<metric>``, ``test/<baseline>/<metric>`` and ``test/users``."""
+        self._log_evaluated("test")
         self._log_metrics("test", "test")
         for baseline in BASELINES:
             self._log_metrics(f"test_{baseline}", f"test/{baseline}")
