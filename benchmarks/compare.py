@@ -1,0 +1,172 @@
+"""Compare algorithms and baselines on the same data, split, candidates and seeds.
+
+Usage::
+
+    python benchmarks/compare.py --spec benchmarks/compare_ml100k.yaml --seeds 0 1 2 \\
+        --out results/ml100k
+
+For every run in the spec and every seed, the model is meta-trained once through the real CLI
+(`fit`, model selection on validation users), then its best checkpoint is tested once per
+protocol (e.g. ``sampled`` and ``full``) on the same test users. Writes ``<out>/results.md``
+(one table per protocol, mean +- std over seeds, wall time per run, the protocol in the caption)
+and ``<out>/results.csv`` (one row per run, seed and protocol). The popularity row comes from the
+same test runs (it needs no training).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from lightning_metarec.main import main as cli
+
+ROW_METRICS = ("ndcg@10", "hr@10", "mae", "rmse")
+
+
+def _common(spec: dict[str, Any], out: Path) -> list[str]:
+    return [
+        "--trainer.enable_progress_bar",
+        "false",
+        "--trainer.enable_model_summary",
+        "false",
+        "--trainer.logger.init_args.save_dir",
+        str(out),
+        *[str(a) for a in spec.get("overrides", [])],
+    ]
+
+
+def fit_once(spec: dict[str, Any], run: dict[str, Any], seed: int, out: Path) -> tuple[str, Path]:
+    """Meta-train ``run`` with ``seed``; return (best checkpoint, saved config)."""
+    args = [
+        "fit",
+        "--config",
+        spec["base_config"],
+        "--model",
+        json.dumps(run["model"]),
+        "--seed_everything",
+        str(seed),
+        "--data.init_args.seed",
+        str(seed),
+        "--test_after_fit",
+        "false",
+        "--trainer.logger.init_args.name",
+        f"{run['name']}-seed{seed}",
+        *_common(spec, out),
+        *[str(a) for a in run.get("overrides", [])],
+    ]
+    result = cli(args)
+    assert result is not None
+    best = result.trainer.checkpoint_callback.best_model_path  # type: ignore[union-attr]
+    return best, Path(result.trainer.log_dir or out) / "config.yaml"
+
+
+def test_once(config: Path, ckpt: str, protocol: str, out: Path) -> tuple[dict[str, float], str]:
+    """Test ``ckpt`` under ``protocol``; return (test metrics, protocol line)."""
+    result = cli(
+        [
+            "test",
+            "--config",
+            str(config),
+            "--ckpt_path",
+            ckpt,
+            "--data.init_args.candidates",
+            protocol,
+            "--trainer.logger",
+            "false",
+            "--trainer.enable_progress_bar",
+            "false",
+        ]
+    )
+    assert result is not None
+    metrics = {k: float(v) for k, v in result.trainer.callback_metrics.items()}
+    protocol_line = result.datamodule.protocol()  # type: ignore[union-attr]
+    return metrics, protocol_line.rsplit("; seed", 1)[0]
+
+
+def _rows(name: str, metrics: dict[str, float], seed: int, protocol: str, seconds: float):
+    yield {
+        "model": name,
+        "seed": seed,
+        "protocol": protocol,
+        "seconds": seconds,
+        **{m: metrics.get(f"test/{m}") for m in ROW_METRICS},
+    }
+    yield {
+        "model": "popularity",
+        "seed": seed,
+        "protocol": protocol,
+        "seconds": 0.0,
+        **{m: metrics.get(f"test/popularity/{m}") for m in ROW_METRICS},
+    }
+
+
+def _fmt(group: pd.DataFrame, column: str) -> str:
+    values = group[column].dropna()
+    if values.empty:
+        return "-"
+    return f"{values.mean():.4f} ± {values.std(ddof=0):.4f}"
+
+
+def to_markdown(frame: pd.DataFrame, captions: dict[str, str], seeds: list[int]) -> str:
+    """One Markdown table per protocol: mean ± std over seeds."""
+    parts = []
+    for protocol, table in frame.groupby("protocol", sort=False):
+        parts.append(
+            f"**{protocol}** — {captions[str(protocol)]}; mean ± std over seeds "
+            f"{', '.join(map(str, seeds))}\n"
+        )
+        parts.append("| model | " + " | ".join(ROW_METRICS) + " | wall s / run |")
+        parts.append("|---" * (len(ROW_METRICS) + 2) + "|")
+        for model, group in table.drop_duplicates(["model", "seed"]).groupby("model", sort=False):
+            cells = [_fmt(group, m) for m in ROW_METRICS]
+            parts.append(
+                f"| {model} | " + " | ".join(cells) + f" | {group['seconds'].mean():.0f} |"
+            )
+        parts.append("")
+    return "\n".join(parts)
+
+
+def main() -> None:
+    """Run the spec and write the tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", type=Path, default=Path("benchmarks/compare_ml100k.yaml"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--out", type=Path, default=Path("results/ml100k"))
+    parser.add_argument("--only", nargs="*", help="run only these names from the spec")
+    args = parser.parse_args()
+    spec = yaml.safe_load(args.spec.read_text())
+    rows, captions = [], {}
+    for run in spec["runs"]:
+        if args.only and run["name"] not in args.only:
+            continue
+        for seed in args.seeds:
+            start = time.perf_counter()
+            ckpt, config = fit_once(spec, run, seed, args.out / "runs")
+            tested = {}
+            for protocol in spec["protocols"]:
+                tested[protocol], captions[protocol] = test_once(config, ckpt, protocol, args.out)
+            seconds = time.perf_counter() - start
+            for protocol, metrics in tested.items():
+                rows.extend(_rows(run["name"], metrics, seed, protocol, seconds))
+            print(
+                f"done: {run['name']} seed {seed} in {seconds:.0f} s (fit + {len(tested)} tests)",
+                flush=True,
+            )
+    frame = pd.DataFrame(rows)
+    frame["order"] = frame["model"].eq("popularity")  # baseline rows last
+    frame = frame.sort_values("order", kind="stable").drop(columns="order")
+    args.out.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(args.out / "results.csv", index=False)
+    table = to_markdown(frame, captions, args.seeds)
+    (args.out / "results.md").write_text(table, encoding="utf-8")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
