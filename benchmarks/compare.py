@@ -81,6 +81,8 @@ def test_once(config: Path, ckpt: str, protocol: str, out: Path) -> tuple[dict[s
             "false",
             "--trainer.enable_progress_bar",
             "false",
+            "--trainer.default_root_dir",
+            str(out / "tests"),
         ]
     )
     assert result is not None

@@ -27,6 +27,8 @@ def main() -> None:
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--ckpt", required=True)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 3, 5, 10, 20])
+    parser.add_argument("--out", type=Path, default=Path("results/support_sweep"))
+    parser.add_argument("--out", type=Path, default=Path("results/support_sweep"))
     args = parser.parse_args()
     query = yaml.safe_load(args.config.read_text())["data"]["init_args"]["query_size"]
     floor = max(args.sizes) + query
@@ -47,6 +49,8 @@ def main() -> None:
                 "false",
                 "--trainer.enable_progress_bar",
                 "false",
+                "--trainer.default_root_dir",
+                str(args.out),
             ]
         )
         assert result is not None

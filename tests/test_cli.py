@@ -81,6 +81,8 @@ def test_fit_tests_best_checkpoint_and_saved_config_rebuilds_model(
             best,
             "--trainer.logger",
             "false",
+            "--trainer.default_root_dir",
+            str(tmp_path / "t"),
         ]
     )
     assert again is not None

@@ -43,8 +43,13 @@ def _test_metrics(**kwargs) -> dict[str, float]:
     dm = SyntheticDataModule(**kwargs)
     torch.manual_seed(0)
     task = MAMLTask(schema=dm.schema, embed_dim=4, hidden_dims=(8,), ks=(4,))
-    trainer = Trainer(accelerator="cpu", inference_mode=False, logger=False,
-                      enable_progress_bar=False, enable_model_summary=False)
+    trainer = Trainer(
+        accelerator="cpu",
+        inference_mode=False,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     return trainer.test(task, datamodule=dm, verbose=False)[0]
 
 
