@@ -166,6 +166,26 @@ class MetaRecDataModule(LightningDataModule):
         global_mean = float(log_.rating[rows].mean())
         return counts, (sums + 5.0 * global_mean) / (counts + 5.0)
 
+    def source_history(self, max_len: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each user's ``max_len`` most recent source-domain items, never target-domain ones.
+
+        Returns:
+            ``(items, mask)`` of shape (num_users, max_len), most recent first; padding has
+            item 0 and mask 0.
+        """
+        log_ = self.log_
+        rows = np.flatnonzero(log_.domain != self.target)
+        order = rows[np.lexsort((-log_.timestamp[rows], log_.user[rows]))]
+        users = log_.user[order]
+        first = np.searchsorted(users, users, side="left")
+        rank = np.arange(len(order)) - first
+        keep = rank < max_len
+        items = np.zeros((log_.num_users, max_len), dtype=np.int64)
+        mask = np.zeros((log_.num_users, max_len), dtype=np.float32)
+        items[users[keep], rank[keep]] = log_.item[order[keep]]
+        mask[users[keep], rank[keep]] = 1.0
+        return items, mask
+
     @property
     def schema(self) -> dict[str, Any]:
         """Sizes the model needs, known only after reading the data (linked by the CLI)."""

@@ -28,6 +28,10 @@ class MeLUScorer(nn.Module):
         use_user_id: include the user-id embedding (turn off for strict new-user settings
             where held-out users have no trained id embedding).
         output_bias: initial bias of the output unit (e.g. the mean rating).
+        history_len: if > 0, add a user representation pooled (mean) from the item embeddings
+            of the user's ``history_len`` most recent *source-domain* items, set with
+            :meth:`set_history` (cross-domain cold start: a new target-domain user is known by
+            what they did elsewhere). Stored as buffers, so checkpoints carry it.
     """
 
     def __init__(
@@ -40,8 +44,14 @@ class MeLUScorer(nn.Module):
         hidden_dims: Sequence[int] = (64, 64),
         use_user_id: bool = True,
         output_bias: float = 0.0,
+        history_len: int = 0,
     ) -> None:
         super().__init__()
+        self.history: Tensor
+        self.history_mask: Tensor
+        self.history_len = history_len
+        self.register_buffer("history", torch.zeros(num_users, history_len, dtype=torch.long))
+        self.register_buffer("history_mask", torch.zeros(num_users, history_len))
         self.item_embedding = nn.Embedding(num_items, embed_dim)
         self.genre_embedding = nn.Linear(num_genres, embed_dim, bias=False)
         self.user_embedding = nn.Embedding(num_users, embed_dim) if use_user_id else None
@@ -51,7 +61,7 @@ class MeLUScorer(nn.Module):
         for emb in (self.item_embedding, self.user_embedding, *self.feature_embeddings):
             if emb is not None:
                 nn.init.normal_(emb.weight, std=0.1)
-        parts = 2 + (1 if use_user_id else 0) + len(user_feature_cardinalities)
+        parts = 2 + int(use_user_id) + int(history_len > 0) + len(user_feature_cardinalities)
         layers: list[nn.Module] = []
         width = parts * embed_dim
         for hidden in hidden_dims:
@@ -74,8 +84,21 @@ class MeLUScorer(nn.Module):
         parts = [self.item_embedding(item), self.genre_embedding(genres) / genre_count]
         if self.user_embedding is not None:
             parts.append(self.user_embedding(user))
+        if self.history_len:
+            parts.append(self.pooled_history(user))
         parts += [emb(user_features[:, i]) for i, emb in enumerate(self.feature_embeddings)]
         return torch.cat(parts, dim=-1)
+
+    def set_history(self, items: Tensor, mask: Tensor) -> None:
+        """Set each user's source-domain history: item codes and validity, (num_users, H)."""
+        self.history.copy_(items)
+        self.history_mask.copy_(mask)
+
+    def pooled_history(self, user: Tensor) -> Tensor:
+        """Mean item embedding of each user's source history (zeros when empty), (N, D)."""
+        mask = self.history_mask[user].unsqueeze(-1)
+        summed = (self.item_embedding(self.history[user]) * mask).sum(1)
+        return summed / mask.sum(1).clamp(min=1.0)
 
     def forward(self, item: Tensor, genres: Tensor, user: Tensor, user_features: Tensor) -> Tensor:
         """Score of each pair, shape (N,): a rating or a logit depending on the loss."""

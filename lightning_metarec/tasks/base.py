@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import torch
@@ -48,6 +48,9 @@ class MetaRecTask(LightningModule, ABC):
         ndcg_gain: ``exponential`` (2**rel - 1) or ``linear`` NDCG gain for graded relevance.
         lr: Adam learning rate, used only when no optimizer is configured (the CLI's
             ``optimizer:`` key overrides it).
+        source_history: if > 0, the default scorer also pools the embeddings of each user's
+            latest ``source_history`` source-domain items into a user representation (taken
+            from the DataModule at setup; cross-domain cold start).
     """
 
     model: nn.Module
@@ -63,6 +66,7 @@ class MetaRecTask(LightningModule, ABC):
         ks: Sequence[int] = (10,),
         ndcg_gain: Gain = "exponential",
         lr: float = 1e-3,
+        source_history: int = 0,
     ) -> None:
         super().__init__()
         if schema is None:
@@ -95,7 +99,20 @@ class MetaRecTask(LightningModule, ABC):
             hidden_dims=hp["hidden_dims"],
             use_user_id=hp["use_user_id"],
             output_bias=schema["rating_mean"] if self.kind == "rating" else 0.0,
+            history_len=hp["source_history"],
         )
+
+    def setup(self, stage: str) -> None:
+        """Give the scorer each user's source-domain history when ``source_history`` > 0."""
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
+        if self.hparams["source_history"] and datamodule is not None:
+            self.attach_history(datamodule)
+
+    def attach_history(self, datamodule: Any) -> None:
+        """Copy ``datamodule.source_history`` into the scorer's history buffers."""
+        items, mask = datamodule.source_history(self.hparams["source_history"])
+        set_history = cast(Callable[[Tensor, Tensor], None], self.model.set_history)
+        set_history(torch.from_numpy(items), torch.from_numpy(mask))
 
     @abstractmethod
     def meta_learn(self, episode: Episode, train: bool) -> tuple[Tensor, Tensor]:
