@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader
 
@@ -18,6 +19,7 @@ from lightning_metarec.data.home import load_movielens
 from lightning_metarec.data.leakage import check_leakage
 from lightning_metarec.data.sampling import NegativeSampler
 from lightning_metarec.data.sharding import ShardedTaskSampler
+from lightning_metarec.data.sources import InteractionSource, item_domains
 from lightning_metarec.data.splits import ColdStartSplit, SupportSelection, cold_start_split
 from lightning_metarec.data.table import InteractionData
 from lightning_metarec.errors import DataError
@@ -39,7 +41,12 @@ class MetaRecDataModule(LightningDataModule):
     of held-out (cold-start) users.
 
     Args:
-        dataset: ``ml-100k`` or ``ml-1m`` (RecBole atomic or GroupLens raw files).
+        dataset: ``ml-100k`` or ``ml-1m`` (RecBole atomic or GroupLens raw files); with
+            ``source``, only a label in the protocol line.
+        source: any other log (Amazon reviews, Douban, a CSV/Parquet with a domain column),
+            as ``class_path``/``init_args`` of an
+            :class:`~lightning_metarec.data.sources.InteractionSource`; its ``domain`` column
+            (category, file) defines the domains instead of genres.
         data_dir: folder holding ``<dataset>/``; default ``$LIGHTNING_METAREC_DATA`` or the user
             cache. Downloaded from GroupLens (checksum verified) when absent and ``download``.
         download: allow downloading a missing dataset.
@@ -80,6 +87,7 @@ class MetaRecDataModule(LightningDataModule):
     def __init__(
         self,
         dataset: str = "ml-100k",
+        source: InteractionSource | None = None,
         data_dir: str | Path | None = None,
         download: bool = True,
         target_domain: str = "Comedy",
@@ -101,15 +109,33 @@ class MetaRecDataModule(LightningDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["source"])
+        self.hparams["source"] = None if source is None else type(source).__name__
+        # the object itself (under LightningCLI, hparams hold the config, not the instance)
+        self.source = source
         self.episode_sets: dict[str, EpisodeSet] = {}
 
     # ------------------------------------------------------------------ data preparation
     def load_table(self) -> InteractionData:
-        """Read the raw table (override to plug in another source)."""
+        """Read the raw table: ``source`` if given, else the MovieLens ``dataset``."""
+        if self.source is not None:
+            return self.source.load()
         return load_movielens(
             self.hparams["dataset"], self.hparams["data_dir"], self.hparams["download"]
         )
+
+    def item_domains(self, table: InteractionData) -> pd.Series:
+        """Domain of each item: the table's ``domain`` column if any, else by genre."""
+        target = self.hparams["target_domain"]
+        if "domain" not in table.interactions.columns:
+            return assign_genre_domains(table.items, target, self.hparams["multi_genre"])
+        domains = item_domains(table)
+        available = sorted(domains.unique())
+        if target not in available:
+            raise DataError(
+                f"unknown target_domain {target!r}; available domains: {', '.join(available)}"
+            )
+        return domains
 
     def prepare_data(self) -> None:
         """Download the dataset if needed (rank 0 only, as Lightning calls it)."""
@@ -119,10 +145,7 @@ class MetaRecDataModule(LightningDataModule):
     def log_(self) -> EncodedLog:
         """The encoded log (read and encoded once per process)."""
         table = self.load_table()
-        domains = assign_genre_domains(
-            table.items, self.hparams["target_domain"], self.hparams["multi_genre"]
-        )
-        return encode(table, domains, self.hparams["duplicates"])
+        return encode(table, self.item_domains(table), self.hparams["duplicates"])
 
     @cached_property
     def split(self) -> ColdStartSplit:
@@ -305,6 +328,12 @@ class MetaRecDataModule(LightningDataModule):
         return self._loader("test", shuffle=False)
 
     # ------------------------------------------------------------------ reporting
+    @property
+    def dataset_name(self) -> str:
+        """The dataset name, or the source's class name."""
+        source = self.source
+        return str(self.hparams["dataset"]) if source is None else type(source).__name__
+
     def protocol(self) -> str:
         """One line stating the evaluation protocol, printed next to every number."""
         hp = self.hparams
@@ -316,7 +345,7 @@ class MetaRecDataModule(LightningDataModule):
             "full": f"the query items among all {target} items the user never rated (full)",
         }[self.candidates]
         return (
-            f"{hp['dataset']}, target domain {target!r}, {len(self.split.test_users)} "
+            f"{self.dataset_name}, target domain {target!r}, {len(self.split.test_users)} "
             f"cold-start test users; support K={hp['support_size']} ({hp['support_selection']}), "
             f"query Q={hp['query_size']}; candidates: {candidates}; seed {hp['seed']}"
         )
@@ -325,7 +354,7 @@ class MetaRecDataModule(LightningDataModule):
         """Counts of users and tasks per split."""
         s = self.split
         return (
-            f"{self.hparams['dataset']}: {self.log_.num_users} users, {self.log_.num_items} items, "
+            f"{self.dataset_name}: {self.log_.num_users} users, {self.log_.num_items} items, "
             f"{len(self.log_.domains)} domains; tasks train={len(s.train)} val={len(s.val)} "
             f"test={len(s.test)}; target users train/val/test="
             f"{len(s.train_users)}/{len(s.val_users)}/{len(s.test_users)} "
