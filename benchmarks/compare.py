@@ -10,7 +10,8 @@ For every run in the spec and every seed, the model is meta-trained once through
 protocol (e.g. ``sampled`` and ``full``) on the same test users. Writes ``<out>/results.md``
 (one table per protocol, mean +- std over seeds, wall time per run, the protocol in the caption)
 and ``<out>/results.csv`` (one row per run, seed and protocol). The popularity row comes from the
-same test runs (it needs no training).
+same test runs (it needs no training); with ``baseline_per_run: true`` in the spec (runs on
+different data, e.g. one target domain each) every run gets its own popularity row.
 """
 
 from __future__ import annotations
@@ -91,7 +92,9 @@ def test_once(config: Path, ckpt: str, protocol: str, out: Path) -> tuple[dict[s
     return metrics, protocol_line.rsplit("; seed", 1)[0]
 
 
-def _rows(name: str, metrics: dict[str, float], seed: int, protocol: str, seconds: float):
+def _rows(
+    name: str, metrics: dict[str, float], seed: int, protocol: str, seconds: float, baseline: str
+):
     yield {
         "model": name,
         "seed": seed,
@@ -100,7 +103,7 @@ def _rows(name: str, metrics: dict[str, float], seed: int, protocol: str, second
         **{m: metrics.get(f"test/{m}") for m in ROW_METRICS},
     }
     yield {
-        "model": "popularity",
+        "model": baseline,
         "seed": seed,
         "protocol": protocol,
         "seconds": 0.0,
@@ -155,7 +158,10 @@ def main() -> None:
                 tested[protocol], captions[protocol] = test_once(config, ckpt, protocol, args.out)
             seconds = time.perf_counter() - start
             for protocol, metrics in tested.items():
-                rows.extend(_rows(run["name"], metrics, seed, protocol, seconds))
+                baseline = (
+                    f"popularity [{run['name']}]" if spec.get("baseline_per_run") else "popularity"
+                )
+                rows.extend(_rows(run["name"], metrics, seed, protocol, seconds, baseline))
             print(
                 f"done: {run['name']} seed {seed} in {seconds:.0f} s (fit + {len(tested)} tests)",
                 flush=True,
