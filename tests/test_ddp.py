@@ -16,12 +16,24 @@ REPO = Path(__file__).resolve().parents[1]
 def _run(args: list[str], out: Path, devices: int, data_home: Path) -> Path:
     """Run the CLI in a fresh process (DDP re-launches it); return its log folder."""
     cmd = [
-        sys.executable, "-m", "lightning_metarec", *args,
-        "--trainer.accelerator", "cpu", "--trainer.devices", str(devices),
-        "--trainer.strategy", "ddp" if devices > 1 else "auto",
-        "--trainer.enable_progress_bar", "false",
-        "--trainer.logger.init_args.save_dir", str(out), "--trainer.logger.init_args.name", "t",
-        "--trainer.logger.init_args.version", "0",
+        sys.executable,
+        "-m",
+        "lightning_metarec",
+        *args,
+        "--trainer.accelerator",
+        "cpu",
+        "--trainer.devices",
+        str(devices),
+        "--trainer.strategy",
+        "ddp" if devices > 1 else "auto",
+        "--trainer.enable_progress_bar",
+        "false",
+        "--trainer.logger.init_args.save_dir",
+        str(out),
+        "--trainer.logger.init_args.name",
+        "t",
+        "--trainer.logger.init_args.version",
+        "0",
     ]
     env = {**os.environ, "LIGHTNING_METAREC_DATA": str(data_home), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
@@ -38,9 +50,20 @@ def _test_metrics(log_dir: Path) -> pd.Series:
 def test_ddp_fit_then_two_process_test_equals_one_process(tmp_path, data_home, config) -> None:
     """Meta-train with 2 processes (learn2learn clones under DDP), then test on 1 and 2."""
     fit = _run(
-        ["fit", "--config", str(REPO / "configs" / config), "--trainer.max_epochs", "1",
-         "--trainer.limit_train_batches", "2", "--test_after_fit", "false"],
-        tmp_path / "fit", 2, data_home,
+        [
+            "fit",
+            "--config",
+            str(REPO / "configs" / config),
+            "--trainer.max_epochs",
+            "1",
+            "--trainer.limit_train_batches",
+            "2",
+            "--test_after_fit",
+            "false",
+        ],
+        tmp_path / "fit",
+        2,
+        data_home,
     )
     ckpt = str(fit / "checkpoints" / "last.ckpt")
     test_args = ["test", "--config", str(fit / "config.yaml"), "--ckpt_path", ckpt]

@@ -12,12 +12,19 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _fit(config: str, data_home: Path, out: Path) -> dict[str, float]:
-    cli = main([
-        "fit", "--config", str(REPO / "configs" / config),
-        "--data.init_args.data_dir", str(data_home),
-        "--trainer.enable_progress_bar", "false",
-        "--trainer.logger.init_args.save_dir", str(out),
-    ])
+    cli = main(
+        [
+            "fit",
+            "--config",
+            str(REPO / "configs" / config),
+            "--data.init_args.data_dir",
+            str(data_home),
+            "--trainer.enable_progress_bar",
+            "false",
+            "--trainer.logger.init_args.save_dir",
+            str(out),
+        ]
+    )
     assert cli is not None
     return {k: float(v) for k, v in cli.trainer.callback_metrics.items()}
 

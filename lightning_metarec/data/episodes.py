@@ -182,7 +182,7 @@ class EpisodeCollator:
         sampler: if given, ``train_negatives`` fresh negatives per positive are drawn for support
             and query of every task (training in the ``ranking`` kind).
         train_negatives: negatives per positive for ``sampler``.
-        seed: base seed of the fresh negatives (combined with a per-call counter and the worker).
+        seed: base seed of the fresh negatives (combined with the batch's task indices).
     """
 
     def __init__(
@@ -203,22 +203,28 @@ class EpisodeCollator:
         self.sampler = sampler
         self.train_negatives = train_negatives
         self.seed = seed
-        self._calls = 0
 
-    def _rng(self) -> np.random.Generator:
-        """Seeded per call and per worker, so runs with the same seed draw the same negatives."""
-        info = torch.utils.data.get_worker_info()
-        self._calls += 1
-        return np.random.default_rng((self.seed, info.id + 1 if info else 0, self._calls))
+    def _rng(self, indices: np.ndarray) -> np.random.Generator:
+        """A generator seeded by the batch's task indices.
+
+        No state: resumed runs, worker processes and DDP ranks draw the same negatives for the
+        same batch; epochs differ through the sampler's per-epoch permutation.
+        """
+        return np.random.default_rng([self.seed, *indices.tolist()])
 
     def _with_negatives(
-        self, items: np.ndarray, targets: np.ndarray, users: np.ndarray, domains: np.ndarray
+        self,
+        items: np.ndarray,
+        targets: np.ndarray,
+        users: np.ndarray,
+        domains: np.ndarray,
+        rng: np.random.Generator,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Append ``train_negatives`` fresh negatives per positive (target 0)."""
         if self.sampler is None or self.train_negatives == 0:
             return items, targets
         n = items.shape[1] * self.train_negatives
-        neg = self.sampler.with_replacement(users, domains, n, self._rng())
+        neg = self.sampler.with_replacement(users, domains, n, rng)
         zeros = np.zeros(neg.shape, np.float32)
         return np.concatenate((items, neg), 1), np.concatenate((targets, zeros), 1)
 
@@ -227,11 +233,12 @@ class EpisodeCollator:
         idx = np.asarray(indices, dtype=np.int64)
         ep = self.episodes
         users, domains = ep.user[idx], ep.domain[idx]
+        rng = self._rng(idx)
         s_item, s_tgt = self._with_negatives(
-            ep.support_item[idx], ep.support_target[idx], users, domains
+            ep.support_item[idx], ep.support_target[idx], users, domains, rng
         )
         q_item, q_tgt = self._with_negatives(
-            ep.query_item[idx], ep.query_target[idx], users, domains
+            ep.query_item[idx], ep.query_target[idx], users, domains, rng
         )
         s_item_t, q_item_t = torch.from_numpy(s_item), torch.from_numpy(q_item)
         return EpisodeBatch(

@@ -17,6 +17,7 @@ from lightning_metarec.errors import MetaRecError
 from lightning_metarec.metrics import build_metrics, empty_queries
 from lightning_metarec.metrics.retrieval import Gain, HitRateAtK, NDCGAtK
 from lightning_metarec.models import MeLUScorer
+from lightning_metarec.precision import check_precision
 
 __all__ = ["BASELINES", "MetaRecTask"]
 
@@ -103,7 +104,9 @@ class MetaRecTask(LightningModule, ABC):
         )
 
     def setup(self, stage: str) -> None:
-        """Give the scorer each user's source-domain history when ``source_history`` > 0."""
+        """Check the precision plugin; give the scorer users' source-domain history."""
+        if stage == "fit" and self._trainer is not None:
+            check_precision(self.trainer, self)
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
         if self.hparams["source_history"] and datamodule is not None:
             self.attach_history(datamodule)
