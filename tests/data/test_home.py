@@ -19,9 +19,10 @@ from lightning_metarec.data.home import (
     load_movielens,
 )
 from lightning_metarec.errors import DataError
+from tests.conftest import real_data_home
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SHARED = real_data_home() or Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 @pytest.fixture(autouse=True)

@@ -18,6 +18,7 @@ from lightning_metarec.data.readers import (
 )
 from lightning_metarec.data.table import InteractionData
 from lightning_metarec.errors import DataError
+from tests.conftest import real_data_home
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -145,7 +146,7 @@ def test_ml100k_raw() -> None:
 
 
 def test_ml100k_genre_names_match_recbole() -> None:
-    shared = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ml-100k"
+    shared = (real_data_home() or Path("/nonexistent")) / "ml-100k"
     if not (shared / "ml-100k.item").is_file():
         pytest.skip("shared MovieLens data not present")
     from lightning_metarec.data.readers import ML100K_GENRES
