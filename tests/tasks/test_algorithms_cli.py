@@ -8,32 +8,21 @@ from pathlib import Path
 import pytest
 
 from lightning_metarec.main import main
+from tests.test_cli import _fast as cli_fast
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _fast(data_home: Path, out: Path, config: str) -> list[str]:
+    """test_cli's quick real-data run, cut to 3 training and 1 val/test batch."""
     return [
-        "--config",
-        str(REPO / "configs" / config),
-        "--data.init_args.data_dir",
-        str(data_home),
-        "--data.init_args.download",
-        "false",
-        "--trainer.max_epochs",
-        "1",
+        *cli_fast(data_home, out, config),
         "--trainer.limit_train_batches",
         "3",
         "--trainer.limit_val_batches",
         "1",
         "--trainer.limit_test_batches",
         "1",
-        "--trainer.enable_progress_bar",
-        "false",
-        "--trainer.logger.init_args.save_dir",
-        str(out),
-        "--trainer.default_root_dir",
-        str(out),
     ]
 
 
