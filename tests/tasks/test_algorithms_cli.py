@@ -10,8 +10,6 @@ import pytest
 from lightning_metarec.main import main
 from tests.test_cli import _fast as cli_fast
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 def _fast(data_home: Path, out: Path, config: str) -> list[str]:
     """test_cli's quick real-data run, cut to 3 training and 1 val/test batch."""
