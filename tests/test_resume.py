@@ -17,42 +17,23 @@ from jsonargparse import Namespace
 from lightning.pytorch.utilities.warnings import PossibleUserWarning
 
 from lightning_metarec.main import _continue_last_run, main
+from tests.test_predict import quick_fit_args
 
 REPO = Path(__file__).resolve().parents[1]
 EPOCHS, BATCHES = 2, 2
 
 
 def _args(data_home: Path, out: Path, config: str = "ml100k_maml.yaml") -> list[str]:
+    """test_predict's quick real fit, with 4-task batches and EPOCHS x BATCHES of training."""
     return [
         "fit",
-        "--config",
-        str(REPO / "configs" / config),
-        "--data.init_args.data_dir",
-        str(data_home),
-        "--data.init_args.download",
-        "false",
+        *quick_fit_args(data_home, out, config),
         "--data.init_args.batch_size",
         "4",
-        "--model.init_args.eval_inner_steps",
-        "1",
         "--trainer.max_epochs",
         str(EPOCHS),
         "--trainer.limit_train_batches",
         str(BATCHES),
-        "--trainer.limit_val_batches",
-        "2",  # "1" would parse as 1.0, i.e. all batches
-        "--trainer.limit_test_batches",
-        "2",
-        "--trainer.num_sanity_val_steps",
-        "0",
-        "--trainer.enable_progress_bar",
-        "false",
-        "--trainer.enable_model_summary",
-        "false",
-        "--trainer.logger.init_args.save_dir",
-        str(out),
-        "--trainer.default_root_dir",
-        str(out),
     ]
 
 
