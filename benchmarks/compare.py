@@ -11,13 +11,15 @@ protocol (e.g. ``sampled`` and ``full``) on the same test users. Writes ``<out>/
 (one table per protocol, mean +- std over seeds, wall time per run, the protocol in the caption)
 and ``<out>/results.csv`` (one row per run, seed and protocol). The popularity row comes from the
 same test runs (it needs no training); with ``baseline_per_run: true`` in the spec (runs on
-different data, e.g. one target domain each) every run gets its own popularity row.
+different data, e.g. one target domain each) every run gets its own popularity row. The spec's
+``metrics`` list names the table columns (default: ndcg@10, hr@10, mae, rmse).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ import yaml
 from lightning_metarec.main import main as cli
 
 ROW_METRICS = ("ndcg@10", "hr@10", "mae", "rmse")
+USERS = re.compile(r"\d+ cold-start test users")
 
 
 def _common(spec: dict[str, Any], out: Path) -> list[str]:
@@ -93,21 +96,30 @@ def test_once(config: Path, ckpt: str, protocol: str, out: Path) -> tuple[dict[s
 
 
 def _rows(
-    name: str, metrics: dict[str, float], seed: int, protocol: str, seconds: float, baseline: str
+    name: str,
+    metrics: dict[str, float],
+    seed: int,
+    protocol: str,
+    seconds: float,
+    baseline: str,
+    columns: tuple[str, ...] = ROW_METRICS,
 ):
+    users = metrics.get("test/users")
     yield {
         "model": name,
         "seed": seed,
         "protocol": protocol,
         "seconds": seconds,
-        **{m: metrics.get(f"test/{m}") for m in ROW_METRICS},
+        "users": users,
+        **{m: metrics.get(f"test/{m}") for m in columns},
     }
     yield {
         "model": baseline,
         "seed": seed,
         "protocol": protocol,
         "seconds": 0.0,
-        **{m: metrics.get(f"test/popularity/{m}") for m in ROW_METRICS},
+        "users": users,
+        **{m: metrics.get(f"test/popularity/{m}") for m in columns},
     }
 
 
@@ -118,20 +130,30 @@ def _fmt(group: pd.DataFrame, column: str) -> str:
     return f"{values.mean():.4f} ± {values.std(ddof=0):.4f}"
 
 
-def to_markdown(frame: pd.DataFrame, captions: dict[str, str], seeds: list[int]) -> str:
+def to_markdown(
+    frame: pd.DataFrame,
+    captions: dict[str, str],
+    seeds: list[int],
+    columns: tuple[str, ...] = ROW_METRICS,
+) -> str:
     """One Markdown table per protocol: mean ± std over seeds."""
     parts = []
     for protocol, table in frame.groupby("protocol", sort=False):
-        parts.append(
-            f"**{protocol}** — {captions[str(protocol)]}; mean ± std over seeds "
-            f"{', '.join(map(str, seeds))}\n"
+        caption = USERS.sub(
+            "cold-start test users (per row: users column)", captions[str(protocol)]
         )
-        parts.append("| model | " + " | ".join(ROW_METRICS) + " | wall s / run |")
-        parts.append("|---" * (len(ROW_METRICS) + 2) + "|")
+        parts.append(
+            f"**{protocol}** — {caption}; mean ± std over seeds {', '.join(map(str, seeds))}\n"
+        )
+        parts.append("| model | " + " | ".join(columns) + " | users | wall s / run |")
+        parts.append("|---" * (len(columns) + 3) + "|")
         for model, group in table.drop_duplicates(["model", "seed"]).groupby("model", sort=False):
-            cells = [_fmt(group, m) for m in ROW_METRICS]
+            cells = [_fmt(group, m) for m in columns]
+            users = group["users"].mean() if "users" in group else float("nan")
             parts.append(
-                f"| {model} | " + " | ".join(cells) + f" | {group['seconds'].mean():.0f} |"
+                f"| {model} | "
+                + " | ".join(cells)
+                + f" | {users:.0f} | {group['seconds'].mean():.0f} |"
             )
         parts.append("")
     return "\n".join(parts)
@@ -146,6 +168,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="run only these names from the spec")
     args = parser.parse_args()
     spec = yaml.safe_load(args.spec.read_text())
+    columns = tuple(spec.get("metrics", ROW_METRICS))
     rows, captions = [], {}
     for run in spec["runs"]:
         if args.only and run["name"] not in args.only:
@@ -161,17 +184,17 @@ def main() -> None:
                 baseline = (
                     f"popularity [{run['name']}]" if spec.get("baseline_per_run") else "popularity"
                 )
-                rows.extend(_rows(run["name"], metrics, seed, protocol, seconds, baseline))
+                rows.extend(_rows(run["name"], metrics, seed, protocol, seconds, baseline, columns))
             print(
                 f"done: {run['name']} seed {seed} in {seconds:.0f} s (fit + {len(tested)} tests)",
                 flush=True,
             )
     frame = pd.DataFrame(rows)
-    frame["order"] = frame["model"].eq("popularity")  # baseline rows last
+    frame["order"] = frame["model"].str.startswith("popularity")  # baseline rows last
     frame = frame.sort_values("order", kind="stable").drop(columns="order")
     args.out.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.out / "results.csv", index=False)
-    table = to_markdown(frame, captions, args.seeds)
+    table = to_markdown(frame, captions, args.seeds, columns)
     (args.out / "results.md").write_text(table, encoding="utf-8")
     print(table)
 

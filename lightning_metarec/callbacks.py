@@ -87,6 +87,15 @@ def format_results(
     return "\n".join(lines), rows
 
 
+def _metric_names(pl_module: LightningModule, logged: dict[str, float]) -> list[str]:
+    """The task's test metrics that were logged: ``ndcg@K``, ``hr@K``, ``mae``, ``rmse``."""
+    metrics = getattr(pl_module, "metrics", None)
+    names = list(metrics["test"].keys()) if metrics is not None and "test" in metrics else []
+    order = ("ndcg@", "hr@", "mae", "rmse")
+    names.sort(key=lambda n: next((i for i, p in enumerate(order) if n.startswith(p)), 9))
+    return [n for n in names if f"test/{n}" in logged] or ["ndcg@10", "hr@10", "mae", "rmse"]
+
+
 class ResultsTable(Callback):
     """After ``test``, print a Markdown table of the algorithm and baselines with the protocol.
 
@@ -95,16 +104,13 @@ class ResultsTable(Callback):
     the ``wandb.Table`` ``test/results`` (numbers as floats, empty where not computed).
 
     Args:
-        columns: metric names to show, in order.
+        columns: metric names to show, in order (default: the task's metrics, e.g. ``ndcg@10``,
+            ``hr@10``, ``mae``, ``rmse``; a cell is ``-`` where a metric was not logged).
         dirpath: where to write the files (default: the run's folder, see :func:`run_dir`).
     """
 
-    def __init__(
-        self,
-        columns: tuple[str, ...] = ("ndcg@10", "hr@10", "mae", "rmse"),
-        dirpath: str | None = None,
-    ) -> None:
-        self.columns = list(columns)
+    def __init__(self, columns: tuple[str, ...] | None = None, dirpath: str | None = None) -> None:
+        self.columns = list(columns) if columns else []
         self.dirpath = dirpath
         self.table = ""
 
@@ -124,19 +130,22 @@ class ResultsTable(Callback):
         describe = getattr(datamodule, "protocol", None)
         protocol = describe() if callable(describe) else "unknown"
         algorithm = type(pl_module).__name__.removesuffix("Task")
-        self.table, rows = format_results(metrics, algorithm, protocol, self.columns)
+        names = self.columns or _metric_names(pl_module, metrics)
+        self.table, rows = format_results(metrics, algorithm, protocol, names)
         print("\n" + self.table + "\n", flush=True)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "results.md").write_text(self.table + "\n", encoding="utf-8")
         with (folder / "results.csv").open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=["model", *self.columns, "protocol"])
+            writer = csv.DictWriter(handle, fieldnames=["model", *names, "protocol"])
             writer.writeheader()
             writer.writerows({**row, "protocol": protocol} for row in rows)
-        self._log_wandb(trainer, results_rows(metrics, algorithm, self.columns), protocol)
+        self._log_wandb(trainer, results_rows(metrics, algorithm, names), protocol, names)
 
-    def _log_wandb(self, trainer: Trainer, rows: list[dict[str, Any]], protocol: str) -> None:
+    def _log_wandb(
+        self, trainer: Trainer, rows: list[dict[str, Any]], protocol: str, names: list[str]
+    ) -> None:
         """Log ``rows`` as the ``wandb.Table`` ``test/results`` to every WandbLogger."""
-        columns = ["model", *self.columns, "protocol"]
+        columns = ["model", *names, "protocol"]
         data = [[*(row[c] for c in columns[:-1]), protocol] for row in rows]
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):

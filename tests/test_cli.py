@@ -123,7 +123,7 @@ def test_support_and_query_larger_than_any_history(capsys, tmp_path, data_home) 
     err = _error(
         capsys, ["fit", *_fast(data_home, tmp_path), "--data.init_args.support_size", "400"]
     )
-    assert "no user has support_size + query_size = 410" in err
+    assert "no user has at least support_size + query_size = 410" in err
 
 
 def test_target_domain_without_eligible_users(capsys, tmp_path, data_home) -> None:
@@ -131,7 +131,9 @@ def test_target_domain_without_eligible_users(capsys, tmp_path, data_home) -> No
         capsys, ["fit", *_fast(data_home, tmp_path), "--data.init_args.target_domain", "unknown"]
     )
     assert (
-        "no user has support_size + query_size = 20 interactions in target domain 'unknown'" in err
+        "no user has at least support_size + query_size = 20 interactions in target domain "
+        "'unknown'"
+        in err
     )
 
 

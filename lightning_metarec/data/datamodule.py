@@ -20,16 +20,24 @@ from lightning_metarec.data.leakage import check_leakage
 from lightning_metarec.data.sampling import NegativeSampler
 from lightning_metarec.data.sharding import ShardedTaskSampler
 from lightning_metarec.data.sources import InteractionSource, item_domains
-from lightning_metarec.data.splits import ColdStartSplit, SupportSelection, cold_start_split
+from lightning_metarec.data.splits import (
+    ColdStartSplit,
+    SupportSelection,
+    SupportSize,
+    cold_start_split,
+)
 from lightning_metarec.data.table import InteractionData
 from lightning_metarec.errors import DataError
 
-__all__ = ["MetaRecDataModule", "TaskKind"]
+__all__ = ["ALL_ITEMS", "MetaRecDataModule", "TaskKind"]
 
 log = logging.getLogger(__name__)
 
 TaskKind = Literal["rating", "ranking"]
 Candidates = Literal["auto", "query_only", "sampled", "full"]
+
+#: ``target_domain`` value that puts every item in one domain (pure user cold start, MeLU).
+ALL_ITEMS = "all"
 
 
 class MetaRecDataModule(LightningDataModule):
@@ -50,15 +58,20 @@ class MetaRecDataModule(LightningDataModule):
         data_dir: folder holding ``<dataset>/``; default ``$LIGHTNING_METAREC_DATA`` or the user
             cache. Downloaded from GroupLens (checksum verified) when absent and ``download``.
         download: allow downloading a missing dataset.
-        target_domain: the genre whose new users are evaluated, e.g. ``Comedy``.
+        target_domain: the genre whose new users are evaluated, e.g. ``Comedy``; ``all``
+            puts every item in one domain (pure user cold start, as in MeLU).
         multi_genre: domain of multi-genre movies: ``target_first`` (a movie with the target
             genre is in the target domain, else in its first genre) or ``first``.
         task_kind: ``rating`` (explicit ratings; MSE/MAE/RMSE and graded NDCG over the query
             items) or ``ranking`` (implicit feedback; each query item ranked among
             ``num_negatives`` sampled unrated target-domain items; HR/NDCG).
-        support_size: K, interactions per support set.
+        support_size: K, interactions per support set, or ``rest``: all of a task's
+            interactions but the query (variable length; MeLU's protocol; ``rating`` only).
         query_size: Q, interactions per query set.
-        support_selection: ``time`` (earliest K, then the next Q) or ``random`` (seeded).
+        support_selection: ``time`` (earliest K, then the next Q; with ``rest`` the query is
+            the latest Q) or ``random`` (seeded).
+        query_start: position of the first query interaction (default K). A support-size
+            sweep sets it to the largest K so every K is scored on the same query items.
         val_fraction: fraction of eligible target-domain users used for model selection.
         test_fraction: fraction of eligible target-domain users used only for the final test.
         eval_users_in_source_tasks: keep held-out users' source-domain tasks in meta-training
@@ -66,6 +79,10 @@ class MetaRecDataModule(LightningDataModule):
         min_target_interactions: evaluate only held-out users with at least this many
             target-domain interactions (default K + Q). Set it to the largest K + Q of a
             support-size sweep so every K is evaluated on the same users.
+        max_interactions: drop tasks with more interactions, and held-out users with more
+            target-domain interactions (MeLU keeps users with 13 to 100 ratings). None: no cap.
+        overlap_only: draw val/test users only from users who also interact in a source
+            domain (the EMCDR/PTUPCDR protocol; ``test_fraction`` is its beta).
         candidates: evaluation protocol (which items are ranked for a held-out user):
             ``query_only`` (the user's query items, graded by rating; comparable with MeLU/TaNP
             papers; HR saturates), ``sampled`` (each query item among the same
@@ -93,13 +110,16 @@ class MetaRecDataModule(LightningDataModule):
         target_domain: str = "Comedy",
         multi_genre: MultiGenreRule = "target_first",
         task_kind: TaskKind = "rating",
-        support_size: int = 10,
+        support_size: SupportSize = 10,
         query_size: int = 10,
         support_selection: SupportSelection = "time",
+        query_start: int | None = None,
         val_fraction: float = 0.1,
         test_fraction: float = 0.1,
         eval_users_in_source_tasks: bool = True,
         min_target_interactions: int | None = None,
+        max_interactions: int | None = None,
+        overlap_only: bool = False,
         candidates: Candidates = "auto",
         num_negatives: int = 99,
         train_negatives: int = 4,
@@ -109,6 +129,11 @@ class MetaRecDataModule(LightningDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
+        if support_size == "rest" and task_kind == "ranking":
+            raise DataError(
+                "support_size: rest is for task_kind: rating (MeLU's protocol); ranking needs a "
+                "fixed support_size so every user gets the same number of support negatives"
+            )
         self.save_hyperparameters(ignore=["source"])
         self.hparams["source"] = None if source is None else type(source).__name__
         # the object itself (under LightningCLI, hparams hold the config, not the instance)
@@ -125,8 +150,14 @@ class MetaRecDataModule(LightningDataModule):
         )
 
     def item_domains(self, table: InteractionData) -> pd.Series:
-        """Domain of each item: the table's ``domain`` column if any, else by genre."""
+        """Domain of each item: the table's ``domain`` column if any, else by genre.
+
+        ``target_domain: all`` puts every item in one domain named ``all``.
+        """
         target = self.hparams["target_domain"]
+        if target == ALL_ITEMS:
+            ids = table.interactions["item_id"].unique()
+            return pd.Series(ALL_ITEMS, index=pd.Index(ids, name="item_id"), name="domain")
         if "domain" not in table.interactions.columns:
             return assign_genre_domains(table.items, target, self.hparams["multi_genre"])
         domains = item_domains(table)
@@ -156,11 +187,15 @@ class MetaRecDataModule(LightningDataModule):
             hp["target_domain"],
             hp["support_size"],
             hp["query_size"],
-            hp["val_fraction"],
-            hp["test_fraction"],
-            hp["support_selection"],
-            hp["seed"],
-            hp["eval_users_in_source_tasks"],
+            val_fraction=hp["val_fraction"],
+            test_fraction=hp["test_fraction"],
+            selection=hp["support_selection"],
+            seed=hp["seed"],
+            eval_users_in_source_tasks=hp["eval_users_in_source_tasks"],
+            min_target_interactions=hp["min_target_interactions"],
+            max_interactions=hp["max_interactions"],
+            overlap_only=hp["overlap_only"],
+            query_start=hp["query_start"],
         )
         check_leakage(self.log_, split, self.target, time_mode=hp["support_selection"] == "time")
         return split
@@ -240,12 +275,13 @@ class MetaRecDataModule(LightningDataModule):
         rng = np.random.default_rng((hp["seed"], ("val", "test", "predict").index(stage)))
         k = hp["support_size"] * hp["train_negatives"] if hp["task_kind"] == "ranking" else 0
         n = hp["num_negatives"] if self.candidates == "sampled" else 0
-        both = self.sampler.without_replacement(users, self.target, k + n, rng)
-        support_neg = both[:, :k] if k else None
+        # query negatives first: they do not change with K (support-size sweeps)
+        both = self.sampler.without_replacement(users, self.target, n + k, rng)
+        support_neg = both[:, n:] if k else None
         if self.candidates == "full":
             items, mask = self.sampler.all_unrated(users, self.target, support_neg)
             return support_neg, items, mask
-        return support_neg, (both[:, k:] if n else None), None
+        return support_neg, (both[:, :n] if n else None), None
 
     def _episode_set(self, stage: str) -> EpisodeSet:
         """Build (once) the arrays of split ``stage`` (train/val/test)."""
@@ -346,9 +382,22 @@ class MetaRecDataModule(LightningDataModule):
         }[self.candidates]
         return (
             f"{self.dataset_name}, target domain {target!r}, {len(self.split.test_users)} "
-            f"cold-start test users; support K={hp['support_size']} ({hp['support_selection']}), "
-            f"query Q={hp['query_size']}; candidates: {candidates}; seed {hp['seed']}"
+            f"cold-start test users; {self._support_line()}, query Q={hp['query_size']}; "
+            f"candidates: {candidates}; seed {hp['seed']}"
         )
+
+    def _support_line(self) -> str:
+        """Support size (range for ``rest``), selection and query position, for the protocol."""
+        hp = self.hparams
+        lengths = self.split.test.support_lengths()
+        if hp["support_size"] == "rest":
+            size = (
+                f"K=all but the query ({lengths.min()}-{lengths.max()}, mean {lengths.mean():.1f})"
+            )
+        else:
+            size = f"K={hp['support_size']}"
+        where = "" if hp["query_start"] is None else f"; query from position {hp['query_start']}"
+        return f"support {size} ({hp['support_selection']}{where})"
 
     def describe(self) -> str:
         """Counts of users and tasks per split."""
@@ -358,5 +407,5 @@ class MetaRecDataModule(LightningDataModule):
             f"{len(self.log_.domains)} domains; tasks train={len(s.train)} val={len(s.val)} "
             f"test={len(s.test)}; target users train/val/test="
             f"{len(s.train_users)}/{len(s.val_users)}/{len(s.test_users)} "
-            f"({s.dropped_target_users} dropped for too few interactions)"
+            f"({s.dropped_target_users} not evaluable: too few or too many interactions)"
         )

@@ -113,7 +113,8 @@ class EpisodeSet:
     ``support_item``/``query_item`` are (T, S)/(T, Q) arrays; evaluation candidates (sampled
     or full-catalog negatives, fixed so every algorithm sees the same ones) are already
     appended with target 0. ``query_mask`` marks real positions when tasks have different
-    numbers of candidates (``full`` protocol); padding holds item 0.
+    numbers of candidates (``full`` protocol); padding holds item 0. ``support_mask`` does the
+    same for support sets of different lengths (``support_size="rest"``).
     """
 
     user: np.ndarray
@@ -124,6 +125,7 @@ class EpisodeSet:
     query_target: np.ndarray
     query_mask: np.ndarray | None = None
     protocol: str = "query_only"
+    support_mask: np.ndarray | None = None
 
     @classmethod
     def from_tasks(
@@ -152,10 +154,29 @@ class EpisodeSet:
             q_tgt = np.concatenate((q_tgt, np.zeros(query_negatives.shape, np.float32)), 1)
             if negatives_mask is not None:
                 q_mask = np.concatenate((np.ones(tasks.query.shape, bool), negatives_mask), 1)
-        return cls(tasks.user, tasks.domain, s_item, s_tgt, q_item, q_tgt, q_mask, protocol)
+        return cls(
+            tasks.user,
+            tasks.domain,
+            s_item,
+            s_tgt,
+            q_item,
+            q_tgt,
+            q_mask,
+            protocol,
+            _support_mask(tasks.support_mask, s_item.shape),
+        )
 
     def __len__(self) -> int:
         return len(self.user)
+
+
+def _support_mask(real: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray | None:
+    """Support mask over ``shape``: the tasks' real rows, appended negatives always real."""
+    if real is None:
+        return None
+    mask = np.ones(shape, dtype=bool)
+    mask[:, : real.shape[1]] = real
+    return mask
 
 
 class EpisodeDataset(Dataset[int]):
@@ -249,20 +270,20 @@ class EpisodeCollator:
             support_item=s_item_t,
             support_genres=self.item_genres[s_item_t],
             support_target=torch.from_numpy(np.ascontiguousarray(s_tgt)),
-            support_mask=torch.ones(s_item_t.shape, dtype=torch.bool),
+            support_mask=self._mask(ep.support_mask, idx, s_item_t.shape),
             query_item=q_item_t,
             query_genres=self.item_genres[q_item_t],
             query_target=torch.from_numpy(np.ascontiguousarray(q_tgt)),
-            query_mask=self._query_mask(idx, q_item_t.shape),
+            query_mask=self._mask(ep.query_mask, idx, q_item_t.shape),
             query_popularity=self.popularity[q_item_t],
             query_item_mean=self.item_mean[q_item_t],
             protocol=ep.protocol,
         )
 
-    def _query_mask(self, idx: np.ndarray, shape: torch.Size) -> Tensor:
-        """Real (non-padding) query positions; trailing training negatives are always real."""
+    @staticmethod
+    def _mask(given: np.ndarray | None, idx: np.ndarray, shape: torch.Size) -> Tensor:
+        """Real (non-padding) positions; trailing training negatives are always real."""
         mask = torch.ones(shape, dtype=torch.bool)
-        if self.episodes.query_mask is not None:
-            given = torch.from_numpy(self.episodes.query_mask[idx])
-            mask[:, : given.shape[1]] = given
+        if given is not None:
+            mask[:, : given.shape[1]] = torch.from_numpy(given[idx])
         return mask

@@ -61,7 +61,12 @@ class NegativeSampler:
     def without_replacement(
         self, users: np.ndarray, domain: int, n: int, rng: np.random.Generator
     ) -> np.ndarray:
-        """Shape (T, n): distinct unrated items of ``domain`` per user (evaluation candidates)."""
+        """Shape (T, n): distinct unrated items of ``domain`` per user (evaluation candidates).
+
+        Items come in the order of per-user random keys, so the first ``m`` columns of a draw
+        of ``n >= m`` equal a draw of ``m`` with the same generator state: candidates taken
+        first stay the same whatever is drawn after them.
+        """
         start, size = self.pool_start[domain], self.pool_size[domain]
         pool = self.pool_order[start : start + size]
         keys = rng.random((len(users), size))
@@ -75,8 +80,7 @@ class NegativeSampler:
                 f"domain {self.domains[domain]!r}, fewer than num_negatives={n}; "
                 "lower num_negatives"
             )
-        chosen = np.argpartition(keys, n - 1, axis=1)[:, :n] if n < size else np.argsort(keys, 1)
-        return pool[np.sort(chosen[:, :n], axis=1)]
+        return pool[np.argsort(keys, axis=1, kind="stable")[:, :n]]
 
     def all_unrated(
         self, users: np.ndarray, domain: int, exclude: np.ndarray | None = None

@@ -17,8 +17,10 @@ def build_metrics(
     """Metrics keyed ``ndcg@K``, ``hr@K``, ``mae``, ``rmse``.
 
     ``rating``: MAE and RMSE of the predicted ratings, NDCG@K over each user's query items with
-    the true rating as graded relevance (``indexes`` = task). ``ranking``: HR@K and NDCG@K of
-    each query positive among the user's sampled negatives (``indexes`` = one per positive).
+    the true rating as graded relevance (``indexes`` = task), and HR@K (meaningful once
+    unrated candidates are added, ``sampled``/``full``; under ``query_only`` every candidate is
+    relevant, so the task does not log it). ``ranking``: HR@K and NDCG@K of each query
+    positive among the user's sampled negatives (``indexes`` = one per positive).
 
     Args:
         kind: ``"rating"`` or ``"ranking"``.
@@ -26,11 +28,10 @@ def build_metrics(
         gain: NDCG gain for graded relevance.
     """
     metrics: dict[str, Metric | MetricCollection] = {f"ndcg@{k}": NDCGAtK(k, gain=gain) for k in ks}
+    if kind not in ("rating", "ranking"):
+        raise ValueError(f"unknown task kind {kind!r}; use 'rating' or 'ranking'")
+    metrics.update({f"hr@{k}": HitRateAtK(k) for k in ks})
     if kind == "rating":
         metrics["mae"] = MeanAbsoluteError()
         metrics["rmse"] = MeanSquaredError(squared=False)
-    elif kind == "ranking":
-        metrics.update({f"hr@{k}": HitRateAtK(k) for k in ks})
-    else:
-        raise ValueError(f"unknown task kind {kind!r}; use 'rating' or 'ranking'")
     return MetricCollection(metrics, compute_groups=False)

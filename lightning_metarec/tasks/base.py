@@ -86,6 +86,7 @@ class MetaRecTask(LightningModule, ABC):
         )
         # task indices scored per split, gathered across processes: guards against duplicates
         self.evaluated = nn.ModuleDict({"val": CatMetric(), "test": CatMetric()})
+        self.eval_protocol = "query_only"  # candidates of the batches being evaluated
 
     # ------------------------------------------------------------------ extension points
     def build_model(self) -> nn.Module:
@@ -164,6 +165,7 @@ class MetaRecTask(LightningModule, ABC):
     def validation_step(self, batch: EpisodeBatch, batch_idx: int) -> None:
         """Adapt on each validation user's support set and score the query candidates."""
         self._check_grad_mode()
+        self.eval_protocol = batch.protocol
         cast(CatMetric, self.evaluated["val"]).update(batch.task_index.float())
         losses = []
         for ep in batch.episodes():
@@ -175,6 +177,7 @@ class MetaRecTask(LightningModule, ABC):
     def test_step(self, batch: EpisodeBatch, batch_idx: int) -> None:
         """Score each test user by the algorithm and by the baselines on the same candidates."""
         self._check_grad_mode()
+        self.eval_protocol = batch.protocol
         cast(CatMetric, self.evaluated["test"]).update(batch.task_index.float())
         for ep in batch.episodes():
             _, scores = self.meta_learn(ep, train=False)
@@ -238,6 +241,9 @@ class MetaRecTask(LightningModule, ABC):
     def _log_metrics(self, name: str, prefix: str) -> None:
         collection = self._metrics(name)
         values = collection.compute()
+        if self.kind == "rating" and self.eval_protocol == "query_only":
+            # every candidate is a rated query item: HR@K is 1 by construction, not a result
+            values = {k: v for k, v in values.items() if not k.startswith("hr@")}
         self.log_dict({f"{prefix}/{k}": v for k, v in values.items()}, sync_dist=False)
         retrieval = [m for m in collection.values() if isinstance(m, NDCGAtK)]
         if retrieval and name in ("val", "test"):

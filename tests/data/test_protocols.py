@@ -64,3 +64,6 @@ def test_rating_kind_ranks_sampled_candidates_and_keeps_mae_on_rated_items() -> 
     query_only = _test_metrics(task_kind="rating", candidates="query_only")
     assert sampled["test/mae"] == pytest.approx(query_only["test/mae"])
     assert sampled["test/ndcg@4"] != pytest.approx(query_only["test/ndcg@4"])
+    # HR@K: logged once unrated candidates compete, never when it is 1 by construction
+    assert 0.0 <= sampled["test/hr@4"] < 1.0 and sampled["test/popularity/hr@4"] < 1.0
+    assert not any(key.endswith("hr@4") for key in query_only)

@@ -32,3 +32,14 @@ def test_train_negatives_stay_in_each_tasks_domain() -> None:
     neg = sampler.with_replacement(users, domains, 20, np.random.default_rng(1))
     assert (log_.item_domain[neg] == domains[:, None]).all()
     assert not sampler.is_rated(users[:, None], neg).any()
+
+
+def test_without_replacement_prefix_does_not_depend_on_the_draw_size() -> None:
+    table = make_table()
+    log_ = encode(table, assign_genre_domains(table.items, "Comedy"))
+    sampler = NegativeSampler(log_)
+    users = np.arange(5)
+    small = sampler.without_replacement(users, 0, 4, np.random.default_rng(7))
+    large = sampler.without_replacement(users, 0, 12, np.random.default_rng(7))
+    assert np.array_equal(small, large[:, :4])
+    assert all(len(set(row)) == 12 for row in large.tolist())

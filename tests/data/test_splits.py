@@ -69,7 +69,7 @@ def test_users_with_too_few_interactions_are_dropped_and_logged(caplog) -> None:
 
 def test_support_plus_query_larger_than_any_history_is_a_clear_error() -> None:
     log_ = _log()
-    with pytest.raises(DataError, match=r"no user has support_size \+ query_size = 500"):
+    with pytest.raises(DataError, match=r"no user has at least support_size \+ query_size = 500"):
         cold_start_split(log_, "Comedy", 400, 100)
 
 

@@ -115,7 +115,8 @@ def test_scores_are_detached_and_cast_to_fp32() -> None:
 
 
 def test_build_metrics_keys() -> None:
-    assert set(build_metrics("rating", (5, 10))) == {"ndcg@5", "ndcg@10", "mae", "rmse"}
+    rating = {"ndcg@5", "ndcg@10", "hr@5", "hr@10", "mae", "rmse"}
+    assert set(build_metrics("rating", (5, 10))) == rating
     assert set(build_metrics("ranking", (10,))) == {"ndcg@10", "hr@10"}
     with pytest.raises(ValueError, match="unknown task kind"):
         build_metrics("clicks")

@@ -1,0 +1,50 @@
+"""benchmarks/compare.py: rows and the Markdown table (mean ± std over seeds, chosen columns)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _compare():
+    spec = importlib.util.spec_from_file_location("compare", REPO / "benchmarks" / "compare.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_table_has_the_spec_columns_mean_and_population_std() -> None:
+    compare = _compare()
+    columns = ("mae", "ndcg@3")
+    rows = []
+    for seed, (mae, ndcg, pop) in enumerate([(0.70, 0.80, 0.90), (0.74, 0.84, 0.92)]):
+        metrics = {
+            "test/mae": mae,
+            "test/ndcg@3": ndcg,
+            "test/popularity/mae": pop,
+            "test/users": 50.0,
+        }
+        rows += compare._rows("MeLU", metrics, seed, "query_only", 10.0, "popularity", columns)
+    caption = {"query_only": "ml-1m, 50 cold-start test users; support K=rest"}
+    table = compare.to_markdown(pd.DataFrame(rows), caption, [0, 1], columns)
+    assert "| model | mae | ndcg@3 | users | wall s / run |" in table
+    assert "| MeLU | 0.7200 ± 0.0200 | 0.8200 ± 0.0200 | 50 | 10 |" in table
+    assert "| popularity | 0.9100 ± 0.0100 | - | 50 | 0 |" in table  # no popularity ndcg given
+    assert "ml-1m, cold-start test users (per row: users column); support K=rest; mean" in table
+
+
+@pytest.mark.parametrize("spec", sorted((REPO / "benchmarks").glob("compare_*.yaml")))
+def test_every_spec_names_an_existing_config_and_known_protocols(spec: Path) -> None:
+    content = yaml.safe_load(spec.read_text())
+    assert (REPO / content["base_config"]).is_file()
+    assert set(content["protocols"]) <= {"query_only", "sampled", "full"}
+    assert all(
+        run["model"]["class_path"].startswith("lightning_metarec.tasks.") for run in content["runs"]
+    )
