@@ -31,6 +31,35 @@ from lightning_metarec.main import main as cli
 
 ROW_METRICS = ("ndcg@10", "hr@10", "mae", "rmse")
 USERS = re.compile(r"\d+ cold-start test users")
+TARGET = re.compile(r"target domain '([^']*)'")
+
+
+def caption_of(lines: list[str]) -> str:
+    """One caption for the runs of a protocol; per-run parts (users, target domain) generalised."""
+    caption = USERS.sub("cold-start test users (per row: users column)", lines[0])
+    domains = {d for line in lines for d in TARGET.findall(line)}
+    if len(domains) > 1:  # e.g. one target genre per run
+        caption = TARGET.sub("the row's target domain", caption)
+        for domain in domains:
+            caption = caption.replace(f" {domain} items", " target-domain items")
+    return caption
+
+
+def merge_identical_baselines(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Keep one popularity row for runs that share their data (same values for every seed)."""
+    is_base = frame["model"].str.startswith("popularity")
+    keys = ["protocol", "seed", "users", *columns]
+    names: dict[tuple, list[str]] = {}
+    for name, group in frame[is_base].groupby("model", sort=False):
+        values = group[keys].round(6).astype(str).sort_values(keys[:2])
+        names.setdefault(tuple(map(tuple, values.to_numpy())), []).append(str(name))
+    rename = {}
+    for group_names in names.values():
+        inner = "; ".join(n.removeprefix("popularity [").removesuffix("]") for n in group_names)
+        for n in group_names:
+            rename[n] = f"popularity [{inner}]" if len(group_names) > 1 else n
+    merged = frame.assign(model=frame["model"].replace(rename))
+    return merged.drop_duplicates(["model", "seed", "protocol"])
 
 
 def _common(spec: dict[str, Any], out: Path) -> list[str]:
@@ -132,16 +161,14 @@ def _fmt(group: pd.DataFrame, column: str) -> str:
 
 def to_markdown(
     frame: pd.DataFrame,
-    captions: dict[str, str],
+    captions: dict[str, list[str]],
     seeds: list[int],
     columns: tuple[str, ...] = ROW_METRICS,
 ) -> str:
     """One Markdown table per protocol: mean ± std over seeds."""
     parts = []
     for protocol, table in frame.groupby("protocol", sort=False):
-        caption = USERS.sub(
-            "cold-start test users (per row: users column)", captions[str(protocol)]
-        )
+        caption = caption_of(captions[str(protocol)])
         parts.append(
             f"**{protocol}** — {caption}; mean ± std over seeds {', '.join(map(str, seeds))}\n"
         )
@@ -169,7 +196,8 @@ def main() -> None:
     args = parser.parse_args()
     spec = yaml.safe_load(args.spec.read_text())
     columns = tuple(spec.get("metrics", ROW_METRICS))
-    rows, captions = [], {}
+    rows: list[dict[str, Any]] = []
+    captions: dict[str, list[str]] = {}
     for run in spec["runs"]:
         if args.only and run["name"] not in args.only:
             continue
@@ -178,7 +206,8 @@ def main() -> None:
             ckpt, config = fit_once(spec, run, seed, args.out / "runs")
             tested = {}
             for protocol in spec["protocols"]:
-                tested[protocol], captions[protocol] = test_once(config, ckpt, protocol, args.out)
+                tested[protocol], line = test_once(config, ckpt, protocol, args.out)
+                captions.setdefault(protocol, []).append(line)
             seconds = time.perf_counter() - start
             for protocol, metrics in tested.items():
                 baseline = (
@@ -192,6 +221,7 @@ def main() -> None:
     frame = pd.DataFrame(rows)
     frame["order"] = frame["model"].str.startswith("popularity")  # baseline rows last
     frame = frame.sort_values("order", kind="stable").drop(columns="order")
+    frame = merge_identical_baselines(frame, columns)
     args.out.mkdir(parents=True, exist_ok=True)
     frame.to_csv(args.out / "results.csv", index=False)
     table = to_markdown(frame, captions, args.seeds, columns)

@@ -132,8 +132,7 @@ def test_target_domain_without_eligible_users(capsys, tmp_path, data_home) -> No
     )
     assert (
         "no user has at least support_size + query_size = 20 interactions in target domain "
-        "'unknown'"
-        in err
+        "'unknown'" in err
     )
 
 

@@ -32,12 +32,47 @@ def test_table_has_the_spec_columns_mean_and_population_std() -> None:
             "test/users": 50.0,
         }
         rows += compare._rows("MeLU", metrics, seed, "query_only", 10.0, "popularity", columns)
-    caption = {"query_only": "ml-1m, 50 cold-start test users; support K=rest"}
+    caption = {"query_only": ["ml-1m, 50 cold-start test users; support K=rest"]}
     table = compare.to_markdown(pd.DataFrame(rows), caption, [0, 1], columns)
     assert "| model | mae | ndcg@3 | users | wall s / run |" in table
     assert "| MeLU | 0.7200 ± 0.0200 | 0.8200 ± 0.0200 | 50 | 10 |" in table
     assert "| popularity | 0.9100 ± 0.0100 | - | 50 | 0 |" in table  # no popularity ndcg given
     assert "ml-1m, cold-start test users (per row: users column); support K=rest; mean" in table
+
+
+def test_caption_generalises_the_target_domain_when_runs_differ() -> None:
+    compare = _compare()
+    lines = [
+        f"ml-100k, target domain '{d}', {n} cold-start test users; candidates: each query item "
+        f"among the same 50 sampled unrated {d} items (sampled-50)"
+        for d, n in (("Comedy", 84), ("Sci-Fi", 30))
+    ]
+    assert compare.caption_of(lines[:1]) == (
+        "ml-100k, target domain 'Comedy', cold-start test users (per row: users column); "
+        "candidates: each query item among the same 50 sampled unrated Comedy items (sampled-50)"
+    )
+    assert compare.caption_of(lines) == (
+        "ml-100k, the row's target domain, cold-start test users (per row: users column); "
+        "candidates: each query item among the same 50 sampled unrated target-domain items "
+        "(sampled-50)"
+    )
+
+
+def test_identical_popularity_rows_are_merged_and_different_ones_kept() -> None:
+    compare = _compare()
+    columns = ("rmse",)
+    rows = []
+    for seed in (0, 1):
+        for name, pop in (("a", 1.0 + seed), ("b", 1.0 + seed), ("c", 2.0 + seed)):
+            metrics = {"test/rmse": 0.5, "test/popularity/rmse": pop, "test/users": 10.0}
+            rows += compare._rows(
+                name, metrics, seed, "sampled", 1.0, f"popularity [{name}]", columns
+            )
+    frame = compare.merge_identical_baselines(pd.DataFrame(rows), columns)
+    baselines = frame[frame["model"].str.startswith("popularity")]
+    assert sorted(baselines["model"].unique()) == ["popularity [a; b]", "popularity [c]"]
+    assert len(baselines) == 4  # two baselines x two seeds
+    assert len(frame) == 10  # three runs x two seeds + four baseline rows
 
 
 @pytest.mark.parametrize("spec", sorted((REPO / "benchmarks").glob("compare_*.yaml")))
