@@ -186,46 +186,79 @@ def to_markdown(
     return "\n".join(parts)
 
 
+def _load_done(path: Path) -> pd.DataFrame:
+    """Rows of runs finished earlier (``--resume``); empty when none were saved."""
+    return pd.read_csv(path) if path.is_file() else pd.DataFrame()
+
+
+def _run_one(
+    spec: dict[str, Any], run: dict[str, Any], seed: int, out: Path, columns: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """Fit ``run`` with ``seed``, test it under every protocol; rows carry their caption."""
+    start = time.perf_counter()
+    ckpt, config = fit_once(spec, run, seed, out / "runs")
+    tested = {p: test_once(config, ckpt, p, out) for p in spec["protocols"]}
+    seconds = time.perf_counter() - start
+    baseline = f"popularity [{run['name']}]" if spec.get("baseline_per_run") else "popularity"
+    rows = []
+    for protocol, (metrics, line) in tested.items():
+        for row in _rows(run["name"], metrics, seed, protocol, seconds, baseline, columns):
+            rows.append({**row, "caption": line})
+    print(
+        f"done: {run['name']} seed {seed} in {seconds:.0f} s (fit + {len(tested)} tests)",
+        flush=True,
+    )
+    return rows
+
+
 def main() -> None:
-    """Run the spec and write the tables."""
+    """Run the spec and write the tables.
+
+    Every finished (run, seed) is appended to ``<out>/runs.csv`` at once, so an interrupted
+    comparison loses at most the run in progress; ``--resume`` skips the pairs found there.
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", type=Path, default=Path("benchmarks/compare_ml100k.yaml"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=Path("results/ml100k"))
     parser.add_argument("--only", nargs="*", help="run only these names from the spec")
+    parser.add_argument("--resume", action="store_true", help="skip runs saved in runs.csv")
     args = parser.parse_args()
     spec = yaml.safe_load(args.spec.read_text())
     columns = tuple(spec.get("metrics", ROW_METRICS))
-    rows: list[dict[str, Any]] = []
-    captions: dict[str, list[str]] = {}
+    args.out.mkdir(parents=True, exist_ok=True)
+    saved = args.out / "runs.csv"
+    frame = _load_done(saved) if args.resume else pd.DataFrame()
+    done = set(zip(frame.get("model", []), frame.get("seed", []), strict=True))
     for run in spec["runs"]:
         if args.only and run["name"] not in args.only:
             continue
         for seed in args.seeds:
-            start = time.perf_counter()
-            ckpt, config = fit_once(spec, run, seed, args.out / "runs")
-            tested = {}
-            for protocol in spec["protocols"]:
-                tested[protocol], line = test_once(config, ckpt, protocol, args.out)
-                captions.setdefault(protocol, []).append(line)
-            seconds = time.perf_counter() - start
-            for protocol, metrics in tested.items():
-                baseline = (
-                    f"popularity [{run['name']}]" if spec.get("baseline_per_run") else "popularity"
-                )
-                rows.extend(_rows(run["name"], metrics, seed, protocol, seconds, baseline, columns))
-            print(
-                f"done: {run['name']} seed {seed} in {seconds:.0f} s (fit + {len(tested)} tests)",
-                flush=True,
-            )
-    frame = pd.DataFrame(rows)
-    frame["order"] = frame["model"].str.startswith("popularity")  # baseline rows last
+            if (run["name"], seed) in done:
+                print(f"skipped: {run['name']} seed {seed} (in {saved})")
+                continue
+            rows = pd.DataFrame(_run_one(spec, run, seed, args.out, columns))
+            frame = pd.concat([frame, rows], ignore_index=True)
+            frame.to_csv(saved, index=False)
+    names = [run["name"] for run in spec["runs"]]
+    frame = frame[frame["model"].isin(names) | frame["model"].str.startswith("popularity")]
+    rank = frame["model"].map({n: i for i, n in enumerate(names)}).fillna(len(names))
+    write_tables(frame.iloc[rank.argsort(kind="stable")], args.seeds, columns, args.out)
+
+
+def write_tables(
+    frame: pd.DataFrame, seeds: list[int], columns: tuple[str, ...], out: Path
+) -> None:
+    """Write ``results.csv`` and ``results.md`` (baseline rows last) and print the tables."""
+    frame = frame[frame["seed"].isin(seeds)]
+    captions = {str(p): list(g["caption"]) for p, g in frame.groupby("protocol", sort=False)}
+    frame = frame.drop(columns="caption")
+    frame = frame.assign(order=frame["model"].str.startswith("popularity"))  # baselines last
     frame = frame.sort_values("order", kind="stable").drop(columns="order")
     frame = merge_identical_baselines(frame, columns)
-    args.out.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(args.out / "results.csv", index=False)
-    table = to_markdown(frame, captions, args.seeds, columns)
-    (args.out / "results.md").write_text(table, encoding="utf-8")
+    frame.to_csv(out / "results.csv", index=False)
+    table = to_markdown(frame, captions, seeds, columns)
+    (out / "results.md").write_text(table, encoding="utf-8")
     print(table)
 
 

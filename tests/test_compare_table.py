@@ -83,3 +83,37 @@ def test_every_spec_names_an_existing_config_and_known_protocols(spec: Path) -> 
     assert all(
         run["model"]["class_path"].startswith("lightning_metarec.tasks.") for run in content["runs"]
     )
+
+
+def test_saved_runs_are_skipped_on_resume_and_tabled_with_their_captions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    compare = _compare()
+    spec = {
+        "base_config": "configs/ml1m_melu.yaml",
+        "protocols": ["query_only"],
+        "metrics": ["rmse"],
+        "runs": [{"name": "b", "model": {}}, {"name": "a", "model": {}}],
+    }
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    fitted: list[tuple[str, int]] = []
+
+    def fake_run(spec, run, seed, out, columns):  # the real fit is covered by the CLI tests
+        fitted.append((run["name"], seed))
+        metrics = {"test/rmse": 1.0 + seed, "test/popularity/rmse": 2.0, "test/users": 5.0}
+        rows = compare._rows(run["name"], metrics, seed, "query_only", 3.0, "popularity", columns)
+        return [{**r, "caption": "ml-1m, 5 cold-start test users; K=rest"} for r in rows]
+
+    monkeypatch.setattr(compare, "_run_one", fake_run)
+    argv = ["compare.py", "--spec", str(tmp_path / "spec.yaml"), "--out", str(tmp_path)]
+    monkeypatch.setattr("sys.argv", [*argv, "--seeds", "0", "--only", "a"])
+    compare.main()  # an interrupted comparison: only run a, seed 0, was saved
+    monkeypatch.setattr("sys.argv", [*argv, "--seeds", "0", "1", "--resume"])
+    compare.main()
+    assert fitted == [("a", 0), ("b", 0), ("b", 1), ("a", 1)]  # (a, 0) not fitted twice
+    table = (tmp_path / "results.md").read_text()
+    assert "| a | 1.5000 ± 0.5000 | 5 | 3 |" in table
+    assert "| popularity | 2.0000 ± 0.0000 | 5 | 0 |" in table
+    assert table.index("| b |") < table.index("| a |") < table.index("| popularity |")  # spec order
+    assert "ml-1m, cold-start test users (per row: users column); K=rest" in table
+    assert "skipped: a seed 0" in capsys.readouterr().out

@@ -104,6 +104,12 @@ def _order_within_tasks(
     return rows
 
 
+def _bounds(smallest: int, largest: int | None) -> str:
+    """``"fewer than 20"`` or, with an upper bound, ``"fewer than 13 or more than 100"``."""
+    text = f"fewer than {smallest}"
+    return text if largest is None else f"{text} or more than {largest}"
+
+
 def _query_start(support_size: SupportSize, query_start: int | None) -> int:
     """Position (in selection order) of a task's first query interaction; 1 for ``rest``."""
     if support_size == "rest":
@@ -142,12 +148,10 @@ def _select(
     if max_interactions is not None:
         keep &= lengths <= max_interactions
     log.info(
-        "%d (user, domain) tasks kept, %d dropped with fewer than %d (or more than %s) "
-        "interactions",
+        "%d (user, domain) tasks kept, %d dropped with %s interactions",
         int(keep.sum()),
         int((~keep).sum()),
-        smallest,
-        max_interactions,
+        _bounds(smallest, max_interactions),
     )
     starts, lengths = starts[keep], lengths[keep]
     rows = _order_within_tasks(starts, lengths, selection, np.random.default_rng(seed))
@@ -280,13 +284,11 @@ def cold_start_split(
     val_u, test_u = (np.intersect1d(part, eligible) for part in partition[1:])
     dropped = int((counts > 0).sum()) - len(eligible)
     log.info(
-        "target domain %r: %d users eligible, %d dropped (fewer than %d or more than %s "
-        "interactions there)",
+        "target domain %r: %d users eligible, %d dropped (%s interactions there)",
         target_domain,
         len(eligible),
         dropped,
-        needed,
-        max_interactions,
+        _bounds(needed, max_interactions),
     )
     if len(eligible) == 0:
         raise _no_eligible_user_error(log_, target, needed, max_interactions)

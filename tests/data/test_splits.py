@@ -109,3 +109,14 @@ def test_user_partition_is_stable_across_support_sizes() -> None:
     assert not set(large.test_users) & set(small.train_users)
     swept = cold_start_split(log_, "Comedy", 2, 2, 0.2, 0.2, seed=5, min_target_interactions=8)
     assert set(swept.test_users) == set(large.test_users)
+
+
+def test_split_log_names_only_the_bounds_that_apply(caplog: pytest.LogCaptureFixture) -> None:
+    log_ = _log()
+    with caplog.at_level(logging.INFO, logger="lightning_metarec"):
+        cold_start_split(log_, "Comedy", 3, 2, 0.2, 0.2, seed=1)
+        cold_start_split(log_, "Comedy", 3, 2, 0.2, 0.2, seed=1, max_interactions=40)
+    text = caplog.text
+    assert "dropped with fewer than 5 interactions" in text
+    assert "dropped with fewer than 5 or more than 40 interactions" in text
+    assert "None" not in text
