@@ -176,6 +176,9 @@ def to_markdown(
         parts.append("|---" * (len(columns) + 3) + "|")
         for model, group in table.drop_duplicates(["model", "seed"]).groupby("model", sort=False):
             cells = [_fmt(group, m) for m in columns]
+            missing = sorted(set(seeds) - set(group["seed"]))
+            if missing:  # say so rather than average fewer seeds silently
+                model = f"{model} (without seed {', '.join(map(str, missing))})"
             users = group["users"].mean() if "users" in group else float("nan")
             parts.append(
                 f"| {model} | "
@@ -230,10 +233,9 @@ def main() -> None:
     saved = args.out / "runs.csv"
     frame = _load_done(saved) if args.resume else pd.DataFrame()
     done = set(zip(frame.get("model", []), frame.get("seed", []), strict=True))
-    for run in spec["runs"]:
-        if args.only and run["name"] not in args.only:
-            continue
-        for seed in args.seeds:
+    runs = [run for run in spec["runs"] if not args.only or run["name"] in args.only]
+    for seed in args.seeds:  # seed-major: a comparison cut short has every model at some seeds
+        for run in runs:
             if (run["name"], seed) in done:
                 print(f"skipped: {run['name']} seed {seed} (in {saved})")
                 continue

@@ -110,10 +110,23 @@ def test_saved_runs_are_skipped_on_resume_and_tabled_with_their_captions(
     compare.main()  # an interrupted comparison: only run a, seed 0, was saved
     monkeypatch.setattr("sys.argv", [*argv, "--seeds", "0", "1", "--resume"])
     compare.main()
-    assert fitted == [("a", 0), ("b", 0), ("b", 1), ("a", 1)]  # (a, 0) not fitted twice
+    assert fitted == [("a", 0), ("b", 0), ("b", 1), ("a", 1)]  # seed-major, (a, 0) not twice
     table = (tmp_path / "results.md").read_text()
     assert "| a | 1.5000 ± 0.5000 | 5 | 3 |" in table
     assert "| popularity | 2.0000 ± 0.0000 | 5 | 0 |" in table
     assert table.index("| b |") < table.index("| a |") < table.index("| popularity |")  # spec order
     assert "ml-1m, cold-start test users (per row: users column); K=rest" in table
     assert "skipped: a seed 0" in capsys.readouterr().out
+
+
+def test_a_row_missing_a_seed_says_so() -> None:
+    compare = _compare()
+    rows = []
+    for seed in (0, 1):
+        metrics = {"test/rmse": 1.0, "test/popularity/rmse": 2.0, "test/users": 5.0}
+        rows += compare._rows("a", metrics, seed, "full", 1.0, "popularity", ("rmse",))
+    rows += compare._rows("b", metrics, 0, "full", 1.0, "popularity", ("rmse",))
+    frame = pd.DataFrame(rows).drop_duplicates(["model", "seed"])
+    table = compare.to_markdown(frame, {"full": ["x"]}, [0, 1], ("rmse",))
+    assert "| a | 1.0000 ± 0.0000 |" in table
+    assert "| b (without seed 1) | 1.0000 ± 0.0000 |" in table
