@@ -24,6 +24,7 @@ from lightning_metarec.data.splits import (
     ColdStartSplit,
     SupportSelection,
     SupportSize,
+    TaskSet,
     cold_start_split,
 )
 from lightning_metarec.data.table import InteractionData
@@ -198,7 +199,20 @@ class MetaRecDataModule(LightningDataModule):
             query_start=hp["query_start"],
         )
         check_leakage(self.log_, split, self.target, time_mode=hp["support_selection"] == "time")
+        if hp["task_kind"] == "ranking" and hp["train_negatives"] > 0:
+            split.train = self._with_unrated_items(split.train)
         return split
+
+    def _with_unrated_items(self, tasks: TaskSet) -> TaskSet:
+        """Drop (and count) training tasks whose user rated every item of the task's domain."""
+        keep = self.sampler.unrated_counts(tasks.user, tasks.domain) > 0
+        if not keep.all():
+            log.info(
+                "%d training tasks dropped: the user rated every item of the domain, so no "
+                "negative can be sampled",
+                int((~keep).sum()),
+            )
+        return tasks.subset(keep)
 
     @property
     def target(self) -> int:

@@ -20,8 +20,11 @@ class NegativeSampler:
         log_: the encoded log.
     """
 
+    REJECTION_ROUNDS = 100  # as many as before the exact fallback: the same draws where it sufficed
+
     def __init__(self, log_: EncodedLog) -> None:
         self.num_items = log_.num_items
+        self.item_domain = log_.item_domain
         self.rated = np.unique(log_.user * log_.num_items + log_.item)
         self.pool_order = np.argsort(log_.item_domain, kind="stable")
         counts = np.bincount(log_.item_domain, minlength=len(log_.domains))
@@ -39,13 +42,16 @@ class NegativeSampler:
     def with_replacement(
         self, users: np.ndarray, domains: np.ndarray, n: int, rng: np.random.Generator
     ) -> np.ndarray:
-        """Shape (T, n): uniform draws from each task's domain, redrawn while rated.
+        """Shape (T, n): uniform draws from each task's unrated domain items.
 
-        Used for training negatives; duplicates within a row are possible.
+        Used for training negatives; duplicates within a row are possible. Draws from the whole
+        domain are redrawn while rated; the few cells still rated after ``REJECTION_ROUNDS``
+        (a user who rated nearly every item of a small domain) are drawn exactly from that
+        user's unrated items.
         """
         out = np.empty((len(users), n), dtype=np.int64)
         todo = np.ones(out.shape, dtype=bool)
-        for _ in range(100):
+        for _ in range(self.REJECTION_ROUNDS):
             rows, cols = np.nonzero(todo)
             if rows.size == 0:
                 return out
@@ -53,10 +59,32 @@ class NegativeSampler:
             pick = self.pool_start[d] + (rng.random(rows.size) * self.pool_size[d]).astype(int)
             out[rows, cols] = self.pool_order[pick]
             todo[rows, cols] = self.is_rated(users[rows], out[rows, cols])
-        raise DataError(
-            "could not sample unrated negatives: a user rated (almost) every item of a domain; "
-            "lower train_negatives"
-        )
+        for row in np.flatnonzero(todo.any(axis=1)):
+            unrated = self._unrated(users[row], domains[row])
+            out[row, todo[row]] = rng.choice(unrated, size=int(todo[row].sum()))
+        return out
+
+    def _unrated(self, user: int, domain: int) -> np.ndarray:
+        """Every item of ``domain`` that ``user`` never rated (error if there is none)."""
+        start, size = self.pool_start[domain], self.pool_size[domain]
+        pool = self.pool_order[start : start + size]
+        unrated = pool[~self.is_rated(np.full(size, user), pool)]
+        if unrated.size == 0:
+            raise DataError(
+                f"user {self.user_ids[user]!r} rated every item of domain "
+                f"{self.domains[domain]!r}: no negative to sample; set train_negatives: 0 or "
+                "leave the domain out"
+            )
+        return unrated
+
+    def unrated_counts(self, users: np.ndarray, domains: np.ndarray) -> np.ndarray:
+        """How many items of ``domains[t]`` user ``users[t]`` never rated, per task."""
+        users_r, items_r = np.divmod(self.rated, self.num_items)
+        width = len(self.domains)
+        keys = np.sort(users_r * width + self.item_domain[items_r])  # (user, domain) per rating
+        task = users * width + domains
+        rated = np.searchsorted(keys, task, side="right") - np.searchsorted(keys, task)
+        return self.pool_size[domains] - rated
 
     def without_replacement(
         self, users: np.ndarray, domain: int, n: int, rng: np.random.Generator
