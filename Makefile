@@ -17,7 +17,7 @@ fit: $(STAMP)  ## meta-train MAML on MovieLens-100K (rating, then ranking) and p
 	$(BIN)/python -m lightning_metarec fit --config configs/ml100k_maml.yaml
 	$(BIN)/python -m lightning_metarec fit --config configs/ml100k_maml_ranking.yaml
 
-test: $(STAMP)  ## the test suite without slow tests (< 15 min on 2 cores)
+test: $(STAMP)  ## the test suite without slow tests (about 3-4 min on 2 cores; CI allows 15)
 	$(BIN)/python -m pytest
 
 test-slow: $(STAMP)  ## only the slow tests (full-length training runs)

@@ -221,12 +221,24 @@ def main() -> None:
     comparison loses at most the run in progress; ``--resume`` skips the pairs found there.
     """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spec", type=Path, default=Path("benchmarks/compare_ml100k.yaml"))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--out", type=Path, default=Path("results/ml100k"))
+    parser.add_argument(
+        "--spec",
+        type=Path,
+        default=Path("benchmarks/compare_ml100k.yaml"),
+        help="YAML spec: base_config, protocols, overrides, runs (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="output folder (default: results/<spec name without 'compare_'>)",
+    )
     parser.add_argument("--only", nargs="*", help="run only these names from the spec")
     parser.add_argument("--resume", action="store_true", help="skip runs saved in runs.csv")
     args = parser.parse_args()
+    args.out = args.out or default_out(args.spec)
     spec = yaml.safe_load(args.spec.read_text())
     columns = tuple(spec.get("metrics", ROW_METRICS))
     args.out.mkdir(parents=True, exist_ok=True)
@@ -246,6 +258,11 @@ def main() -> None:
     frame = frame[frame["model"].isin(names) | frame["model"].str.startswith("popularity")]
     rank = frame["model"].map({n: i for i, n in enumerate(names)}).fillna(len(names))
     write_tables(frame.iloc[rank.argsort(kind="stable")], args.seeds, columns, args.out)
+
+
+def default_out(spec: Path) -> Path:
+    """``results/ml1m`` for ``compare_ml1m.yaml``: each spec gets its own folder by default."""
+    return Path("results") / spec.stem.removeprefix("compare_")
 
 
 def write_tables(

@@ -255,7 +255,7 @@ def main(args: ArgsType = None) -> MetaRecCLI | None:
             trainer_defaults={"inference_mode": False, "callbacks": [RNGStateCheckpoint()]},
             save_config_callback=MetaRecSaveConfig,
             save_config_kwargs={"overwrite": True},
-            parser_kwargs={"version": f"lightning_metarec {__version__}"},
+            parser_kwargs={"prog": "lightning_metarec", "version": __version__},
             args=args,
         )
         failed = False

@@ -38,7 +38,7 @@ def test_version_and_help(capsys) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["--version"])
     assert exit_.value.code == 0
-    assert __version__ in capsys.readouterr().out
+    assert capsys.readouterr().out.strip() == f"lightning_metarec {__version__}"
     with pytest.raises(SystemExit):
         main(["fit", "--help"])
     assert "--data" in capsys.readouterr().out

@@ -130,3 +130,10 @@ def test_a_row_missing_a_seed_says_so() -> None:
     table = compare.to_markdown(frame, {"full": ["x"]}, [0, 1], ("rmse",))
     assert "| a | 1.0000 ± 0.0000 |" in table
     assert "| b (without seed 1) | 1.0000 ± 0.0000 |" in table
+
+
+def test_each_spec_gets_its_own_output_folder_by_default() -> None:
+    compare = _compare()
+    assert compare.default_out(Path("benchmarks/compare_ml1m.yaml")) == Path("results/ml1m")
+    assert compare.default_out(Path("benchmarks/compare_ml100k.yaml")) == Path("results/ml100k")
+    assert compare.default_out(Path("my_spec.yaml")) == Path("results/my_spec")

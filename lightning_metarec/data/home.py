@@ -113,7 +113,8 @@ def _dataset(name: str) -> MovieLensDataset:
     if name not in DATASETS:
         raise DataError(
             f"unknown dataset {name!r}; known datasets: {', '.join(sorted(DATASETS))}. "
-            "For other data use the readers in lightning_metarec.data.readers."
+            "For other data set data.init_args.source to a lightning_metarec.data.sources "
+            "class (AmazonReviews, DoubanRatings, InteractionLog; docs/data_sources.md)."
         )
     return DATASETS[name]
 
