@@ -85,6 +85,25 @@ def test_every_spec_names_an_existing_config_and_known_protocols(spec: Path) -> 
     )
 
 
+HEAD_ONLY_NAMES = ("MeLU", "ANIL", "head")
+ADAPTING_TASKS = ("MAMLTask", "MetaSGDTask", "ReptileTask")
+
+
+@pytest.mark.parametrize("spec", sorted((REPO / "benchmarks").glob("compare_*.yaml")))
+def test_only_rows_named_head_only_adapt_the_head(spec: Path) -> None:
+    """A row's init_args are merged over the base config's, so a row that does not set ``adapt``
+    inherits it: MeLU's base config (adapt: head) once made "MetaSGD" and "FOMAML" head-only."""
+    content = yaml.safe_load(spec.read_text())
+    base = yaml.safe_load((REPO / content["base_config"]).read_text())
+    inherited = base["model"].get("init_args", {}).get("adapt", "all")
+    for run in content["runs"]:
+        if not run["model"]["class_path"].endswith(ADAPTING_TASKS):
+            continue
+        adapt = run["model"].get("init_args", {}).get("adapt", inherited)
+        head_only = any(word in run["name"] for word in HEAD_ONLY_NAMES)
+        assert adapt == ("head" if head_only else "all"), run["name"]
+
+
 def test_saved_runs_are_skipped_on_resume_and_tabled_with_their_captions(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
