@@ -235,6 +235,23 @@ def _run_folders(config: Namespace) -> tuple[Path, str] | None:
     return root, version if isinstance(version, str) else f"version_{version}"
 
 
+def _user_error(err: BaseException) -> MetaRecError | None:
+    """The project's own error behind ``err``, if any.
+
+    jsonargparse wraps an exception raised while instantiating a class (a model refusing its
+    options, for example) in a ``ValueError`` listing every subtype it tried; the cause chain
+    still holds the original one-line :class:`MetaRecError`.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        if isinstance(current, MetaRecError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def main(args: ArgsType = None) -> MetaRecCLI | None:
     """Run the CLI; user errors print one line to stderr and exit with status 2.
 
@@ -260,8 +277,11 @@ def main(args: ArgsType = None) -> MetaRecCLI | None:
         )
         failed = False
         return cli
-    except MetaRecError as err:
-        print(f"lightning_metarec: error: {err}", file=sys.stderr)
+    except (MetaRecError, ValueError) as err:
+        user_error = _user_error(err)
+        if user_error is None:
+            raise
+        print(f"lightning_metarec: error: {user_error}", file=sys.stderr)
         raise SystemExit(2) from None
     finally:
         _finish_wandb(previous_run, failed)

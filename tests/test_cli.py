@@ -119,6 +119,21 @@ def test_missing_data_offline_names_variable_folder_and_url(capsys, tmp_path, da
     assert "https://files.grouplens.org/datasets/movielens/ml-100k.zip" in err
 
 
+def test_a_model_refusing_its_options_is_one_line_not_jsonargparse_wall(
+    capsys, tmp_path, data_home
+) -> None:
+    args = ["fit", *_fast(data_home, tmp_path), "--model", "lightning_metarec.tasks.ReptileTask"]
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--model.adapt", "head"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "Does not validate" not in err and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        "lightning_metarec: error: Reptile needs adapt: all (it only moves adapted weights, so "
+        "the embeddings would never be trained with adapt: head)"
+    )
+
+
 def test_support_and_query_larger_than_any_history(capsys, tmp_path, data_home) -> None:
     err = _error(
         capsys, ["fit", *_fast(data_home, tmp_path), "--data.init_args.support_size", "400"]
